@@ -1,0 +1,96 @@
+//! The metadata file that travels with exported weights: everything a viewer needs to use
+//! the model without hard-coding it (architecture, input size, normalisation, classes).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::image::Normalization;
+use crate::labels::IMAGEWOOF;
+use crate::model::{HeadKind, ResNetBodyConfig, ResNetConfig};
+
+/// One output class of the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassInfo {
+    /// The folder name the class was trained from (a WordNet synset for Imagewoof).
+    pub id: String,
+    /// What to show a person.
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMetadata {
+    /// `resnet34` or `resnet18`.
+    pub architecture: String,
+    pub head: HeadKind,
+    /// `[height, width]` of the model's input.
+    pub input_size: [usize; 2],
+    pub normalization: Normalization,
+    pub classes: Vec<ClassInfo>,
+    /// `f32` or `f16`: how the weights file stores them.
+    pub dtype: String,
+    /// Free-form record of how the model was made (recipe, command, accuracy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<serde_json::Value>,
+}
+
+impl ModelMetadata {
+    /// Metadata for a fastai-head ResNet34 over the Imagewoof classes at `size` pixels.
+    pub fn imagewoof(size: usize) -> Self {
+        Self {
+            architecture: "resnet34".into(),
+            head: HeadKind::Fastai,
+            input_size: [size, size],
+            normalization: Normalization::IMAGENET,
+            classes: IMAGEWOOF.iter().map(|b| ClassInfo { id: b.synset.into(), name: b.name.into() }).collect(),
+            dtype: "f32".into(),
+            training: None,
+        }
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let meta: Self = serde_json::from_str(text).map_err(|e| Error::Weights(format!("bad model metadata: {e}")))?;
+        meta.config()?;
+        if meta.classes.is_empty() || meta.input_size.contains(&0) {
+            return Err(Error::Weights("model metadata needs classes and a non-zero input size".into()));
+        }
+        Ok(meta)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("metadata always serialises")
+    }
+
+    /// The network these weights belong to.
+    pub fn config(&self) -> Result<ResNetConfig, Error> {
+        let body = match self.architecture.as_str() {
+            "resnet34" => ResNetBodyConfig::resnet34(),
+            "resnet18" => ResNetBodyConfig::resnet18(),
+            other => return Err(Error::Weights(format!("unknown architecture `{other}` (expected resnet34 or resnet18)"))),
+        };
+        Ok(ResNetConfig::new(body, self.head, self.classes.len()))
+    }
+
+    pub fn class_names(&self) -> Vec<String> {
+        self.classes.iter().map(|c| c.name.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let meta = ModelMetadata::imagewoof(224);
+        assert_eq!(ModelMetadata::from_json(&meta.to_json()).unwrap(), meta);
+        assert_eq!(meta.class_names()[4], "Border terrier");
+    }
+
+    #[test]
+    fn rejects_unknown_architectures_and_garbage() {
+        let mut meta = ModelMetadata::imagewoof(224);
+        meta.architecture = "vgg16".into();
+        assert!(ModelMetadata::from_json(&meta.to_json()).unwrap_err().to_string().contains("vgg16"));
+        assert!(ModelMetadata::from_json("{not json").is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! ResNet34 with torchvision's topology and parameter layout, split into a body that can
+//! be cut at any addressable layer, and a head (torchvision's or fastai's).
+
+mod block;
+mod body;
+mod head;
+mod layer;
+mod relu;
+mod resnet;
+
+pub use block::{BasicBlock, Downsample};
+pub use body::{Cut, ResNetBody, ResNetBodyConfig};
+pub use head::{FastaiHead, Head, TorchvisionHead};
+pub use layer::{Layer, LayerSummary};
+pub use relu::{GuidedRelu, ReluMode, relu};
+pub use resnet::{HeadKind, ResNet, ResNetConfig};

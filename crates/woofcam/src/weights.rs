@@ -1,0 +1,101 @@
+//! Moving weights in and out of the network.
+//!
+//! - Woofcam's own format: a burnpack file (what the trainer exports and the viewer loads).
+//! - PyTorch state dicts as safetensors, with torchvision's key names (`conv1.weight`,
+//!   `layer1.0.downsample.0.weight`, `fc.weight`) or fastai's `cnn_learner` names
+//!   (`0.4.0.conv1.weight` for the body, `1.2.weight`..`1.8.weight` for the head).
+
+use burn::store::{
+    BurnpackStore, HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
+
+use crate::Error;
+use crate::model::ResNet;
+
+/// Key names of a PyTorch state dict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TorchLayout {
+    /// `torchvision.models.resnet34()`.
+    Torchvision,
+    /// fastai's `cnn_learner(dls, resnet34)`: `nn.Sequential(body, head)`.
+    Fastai,
+}
+
+impl TorchLayout {
+    /// Regex rewrites from the PyTorch key to this crate's parameter path.
+    fn remapping(self) -> Vec<(&'static str, &'static str)> {
+        let mut rules = match self {
+            TorchLayout::Torchvision => vec![
+                (r"^(conv1|bn1|layer[1-4])\.", "body.$1."),
+                (r"^fc\.", "head.fc."),
+            ],
+            TorchLayout::Fastai => vec![
+                (r"^0\.0\.", "body.conv1."),
+                (r"^0\.1\.", "body.bn1."),
+                (r"^0\.4\.", "body.layer1."),
+                (r"^0\.5\.", "body.layer2."),
+                (r"^0\.6\.", "body.layer3."),
+                (r"^0\.7\.", "body.layer4."),
+                (r"^1\.2\.", "head.bn1."),
+                (r"^1\.4\.", "head.linear1."),
+                (r"^1\.6\.", "head.bn2."),
+                (r"^1\.8\.", "head.linear2."),
+            ],
+        };
+        rules.push((r"\.downsample\.0\.", ".downsample.conv."));
+        rules.push((r"\.downsample\.1\.", ".downsample.bn."));
+        rules
+    }
+}
+
+/// Loads a PyTorch state dict saved as safetensors into `model`, which must have the
+/// matching head and class count. Every parameter of the model must be present.
+pub fn load_torch_safetensors(mut model: ResNet, bytes: Vec<u8>, layout: TorchLayout) -> Result<ResNet, Error> {
+    let mut remapper = KeyRemapper::new();
+    for (from, to) in layout.remapping() {
+        remapper = remapper.add_pattern(from, to).map_err(|e| Error::Weights(e.to_string()))?;
+    }
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
+        .remap(remapper)
+        .skip_enum_variants(true)
+        .with_from_adapter(PyTorchToBurnAdapter);
+    let result = model.load_from(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
+    check_complete(&result.missing.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), &result.errors)?;
+    Ok(model)
+}
+
+/// Serialises the model's weights as burnpack bytes; `half` stores them as f16 (BatchNorm
+/// statistics stay f32: their variances underflow in f16).
+pub fn to_burnpack(model: &ResNet, half: bool) -> Result<Vec<u8>, Error> {
+    let mut store = BurnpackStore::from_bytes(None);
+    if half {
+        store = store.with_to_adapter(HalfPrecisionAdapter::new());
+    }
+    model.save_into(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
+    let bytes = store.get_bytes().map_err(|e| Error::Weights(e.to_string()))?;
+    Ok(bytes.to_vec())
+}
+
+/// Loads burnpack bytes written by [`to_burnpack`] into `model` (f16 weights are widened).
+pub fn from_burnpack(mut model: ResNet, bytes: Vec<u8>) -> Result<ResNet, Error> {
+    let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)))
+        .with_from_adapter(HalfPrecisionAdapter::new());
+    let result = model.load_from(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
+    check_complete(&result.missing.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), &result.errors)?;
+    Ok(model)
+}
+
+fn check_complete(missing: &[String], errors: &[impl std::fmt::Display]) -> Result<(), Error> {
+    if let Some(error) = errors.first() {
+        return Err(Error::Weights(format!("{error} ({} errors in all)", errors.len())));
+    }
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+        return Err(Error::Weights(format!(
+            "{} parameters are missing from the file, e.g. {}; is it a ResNet34 of the right head?",
+            missing.len(),
+            shown.join(", ")
+        )));
+    }
+    Ok(())
+}

@@ -68,13 +68,23 @@ pub fn state_dict_safetensors(keys: &BTreeMap<String, Vec<usize>>) -> Vec<u8> {
 }
 
 #[test]
-fn unit_is_exact_and_in_range() {
-    let seed = fnv1a64("conv1.weight");
-    for i in 0..1000 {
-        let u = unit(seed, i);
-        assert!((-1.0..1.0).contains(&u));
-        assert_eq!(((u + 1.0) * 8_388_608.0).fract(), 0.0);
+fn formula_is_bit_identical_to_the_python_reference() {
+    let path = super::fixture::fixtures_dir().join("formula_check.json");
+    let check: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let hex = |v: &serde_json::Value| u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    for (key, expected) in check["fnv1a64"].as_object().unwrap() {
+        assert_eq!(fnv1a64(key), hex(expected), "fnv1a64({key:?})");
     }
-    // FNV-1a's published test vector.
-    assert_eq!(fnv1a64("a"), 0xaf63dc4c8601ec8c);
+    for (input, expected) in check["splitmix64"].as_object().unwrap() {
+        assert_eq!(splitmix64(hex(&serde_json::Value::String(input.clone()))), hex(expected), "splitmix64({input})");
+    }
+    for (key, entry) in check["values"].as_object().unwrap() {
+        let shape: Vec<usize> = serde_json::from_value(entry["shape"].clone()).unwrap();
+        let values = values(key, &shape).unwrap();
+        for (i, bits) in entry["first8_bits"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(values[i].to_bits() as u64, hex(bits), "{key}[{i}]");
+        }
+        let last = entry["last_index"].as_u64().unwrap() as usize;
+        assert_eq!(values[last].to_bits() as u64, hex(&entry["last_bits"]), "{key}[{last}]");
+    }
 }

@@ -21,6 +21,6 @@ pub fn load(weights: &Path, device: &Device) -> Result<(ResNet, ModelMetadata)> 
         .with_context(|| format!("cannot read the model metadata {} (it sits beside the weights file)", meta_path.display()))?;
     let meta = ModelMetadata::from_json(&text).with_context(|| format!("in {}", meta_path.display()))?;
     let bytes = std::fs::read(weights).with_context(|| format!("cannot read the weights {}", weights.display()))?;
-    let model = from_burnpack(meta.config()?.init(device), bytes).with_context(|| format!("in {}", weights.display()))?;
+    let model = from_burnpack(meta.config()?.init(device), bytes, meta.dtype).with_context(|| format!("in {}", weights.display()))?;
     Ok((model.valid(), meta))
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::image::Normalization;
 use crate::labels::IMAGEWOOF;
+use crate::weights::Precision;
 use crate::model::{HeadKind, ResNetBodyConfig, ResNetConfig};
 
 /// One output class of the model.
@@ -26,8 +27,8 @@ pub struct ModelMetadata {
     pub input_size: [usize; 2],
     pub normalization: Normalization,
     pub classes: Vec<ClassInfo>,
-    /// `f32` or `f16`: how the weights file stores them.
-    pub dtype: String,
+    /// How the weights file stores them.
+    pub dtype: Precision,
     /// Free-form record of how the model was made (recipe, command, accuracy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<serde_json::Value>,
@@ -42,7 +43,7 @@ impl ModelMetadata {
             input_size: [size, size],
             normalization: Normalization::IMAGENET,
             classes: IMAGEWOOF.iter().map(|b| ClassInfo { id: b.synset.into(), name: b.name.into() }).collect(),
-            dtype: "f32".into(),
+            dtype: Precision::F32,
             training: None,
         }
     }

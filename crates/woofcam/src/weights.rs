@@ -9,6 +9,8 @@ use burn::store::{
     BurnpackStore, HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::Error;
 use crate::model::ResNet;
 
@@ -64,11 +66,20 @@ pub fn load_torch_safetensors(mut model: ResNet, bytes: Vec<u8>, layout: TorchLa
     Ok(model)
 }
 
-/// Serialises the model's weights as burnpack bytes; `half` stores them as f16 (BatchNorm
-/// statistics stay f32: their variances underflow in f16).
-pub fn to_burnpack(model: &ResNet, half: bool) -> Result<Vec<u8>, Error> {
+/// How exported weights are stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    /// Half the size; BatchNorm statistics stay f32 (their variances underflow in f16).
+    F16,
+}
+
+/// Serialises the model's weights as burnpack bytes.
+pub fn to_burnpack(model: &ResNet, precision: Precision) -> Result<Vec<u8>, Error> {
     let mut store = BurnpackStore::from_bytes(None);
-    if half {
+    if precision == Precision::F16 {
         store = store.with_to_adapter(HalfPrecisionAdapter::new());
     }
     model.save_into(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
@@ -76,10 +87,15 @@ pub fn to_burnpack(model: &ResNet, half: bool) -> Result<Vec<u8>, Error> {
     Ok(bytes.to_vec())
 }
 
-/// Loads burnpack bytes written by [`to_burnpack`] into `model` (f16 weights are widened).
-pub fn from_burnpack(mut model: ResNet, bytes: Vec<u8>) -> Result<ResNet, Error> {
-    let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)))
-        .with_from_adapter(HalfPrecisionAdapter::new());
+/// Loads burnpack bytes written by [`to_burnpack`] with the same `precision` into `model`
+/// (f16 weights are widened to f32).
+pub fn from_burnpack(mut model: ResNet, bytes: Vec<u8>, precision: Precision) -> Result<ResNet, Error> {
+    let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)));
+    // The adapter converts in whichever direction the stored dtype calls for, so it must
+    // only see f16 files.
+    if precision == Precision::F16 {
+        store = store.with_from_adapter(HalfPrecisionAdapter::new());
+    }
     let result = model.load_from(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
     check_complete(&result.missing.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), &result.errors)?;
     Ok(model)
@@ -98,4 +114,52 @@ fn check_complete(missing: &[String], errors: &[impl std::fmt::Display]) -> Resu
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{HeadKind, ResNetBodyConfig, ResNetConfig};
+    use burn::module::Module;
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    fn small() -> ResNetConfig {
+        ResNetConfig::new(ResNetBodyConfig::resnet18(), HeadKind::Fastai, 10)
+    }
+
+    fn logits(model: &ResNet, input: &Tensor<4>) -> Vec<f32> {
+        model.forward(input.clone()).into_data().try_to_vec().unwrap()
+    }
+
+    #[test]
+    fn burnpack_round_trips_exactly_in_f32_and_closely_in_f16() {
+        let device = Device::flex();
+        let model = small().init(&device).valid();
+        let input = Tensor::<4>::random([1, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+        let expected = logits(&model, &input);
+
+        let bytes = to_burnpack(&model, Precision::F32).unwrap();
+        let loaded = from_burnpack(small().init(&device), bytes, Precision::F32).unwrap().valid();
+        assert_eq!(logits(&loaded, &input), expected);
+
+        let f32_size = to_burnpack(&model, Precision::F32).unwrap().len();
+        let bytes = to_burnpack(&model, Precision::F16).unwrap();
+        assert!(bytes.len() < f32_size * 6 / 10, "f16 file is {} bytes, f32 {f32_size}", bytes.len());
+        let loaded = from_burnpack(small().init(&device), bytes, Precision::F16).unwrap().valid();
+        for (a, b) in logits(&loaded, &input).iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-2 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn wrong_files_are_errors_not_panics() {
+        let device = Device::flex();
+        let bytes = to_burnpack(&small().init(&device), Precision::F32).unwrap();
+        let truncated = bytes[..bytes.len() / 2].to_vec();
+        assert!(matches!(from_burnpack(small().init(&device), truncated, Precision::F32), Err(Error::Weights(_))));
+        assert!(from_burnpack(small().init(&device), b"not a burnpack".to_vec(), Precision::F32).is_err());
+        // A model of another shape (ResNet18 weights into a ResNet34) is refused.
+        let resnet34 = ResNetConfig::fastai_resnet34(10).init(&device);
+        assert!(from_burnpack(resnet34, bytes, Precision::F32).is_err());
+    }
 }

@@ -1,0 +1,138 @@
+//! `trainer explain` and `trainer arch` used the way a person uses them: a real photo from
+//! Imagewoof's val split, exported weights on disk, PNGs out; and every kind of bad input
+//! ending in a clear message, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use woofcam::metadata::ModelMetadata;
+use woofcam::weights::{Precision, to_burnpack};
+
+fn photo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG")
+}
+
+/// Writes an (untrained) fastai ResNet34 as `model.bpk` + `model.json` into `dir`.
+fn export_model(dir: &Path) -> PathBuf {
+    let meta = ModelMetadata::imagewoof(128);
+    let model = meta.config().unwrap().init(&Device::flex()).valid();
+    let weights = dir.join("model.bpk");
+    std::fs::write(&weights, to_burnpack(&model, Precision::F32).unwrap()).unwrap();
+    std::fs::write(dir.join("model.json"), meta.to_json()).unwrap();
+    weights
+}
+
+fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn explain_writes_every_method_and_prints_the_top_five() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = export_model(dir.path());
+    let out = dir.path().join("out");
+    let output = trainer(&[
+        "explain",
+        photo().to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+        "--layer",
+        "[0,-2]",
+        "--class",
+        "samoyed",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "stdout: {stdout}\nstderr: {}", text(&output.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.trim_end().ends_with('%')).count(), 5, "{stdout}");
+    assert!(stdout.contains("explaining `Samoyed` at layer3 [0,6]"), "{stdout}");
+
+    let photo = image::open(photo()).unwrap();
+    for method in ["gradcam", "guided-backprop", "guided-gradcam"] {
+        let overlay = image::open(out.join(format!("ILSVRC2012_val_00000590.{method}.overlay.png"))).unwrap().to_rgb8();
+        assert_eq!(overlay.dimensions(), (photo.width(), photo.height()), "{method}");
+        let side = image::open(out.join(format!("ILSVRC2012_val_00000590.{method}.side.png"))).unwrap().to_rgb8();
+        assert_eq!(side.width(), 3 * photo.width() + 2 * woofcam::image::SIDE_BY_SIDE_GAP, "{method}");
+        // The overlay must differ from the photo: a blank map would leave it unchanged.
+        let differs = overlay.pixels().zip(photo.to_rgb8().pixels()).filter(|(a, b)| a != b).count();
+        assert!(differs > overlay.len() / 3 / 10, "{method}: only {differs} pixels changed");
+    }
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = export_model(dir.path());
+    let real = std::fs::read(photo()).unwrap();
+    let mut tiny_png = Vec::new();
+    image::RgbImage::new(1, 1)
+        .write_to(&mut std::io::Cursor::new(&mut tiny_png), image::ImageFormat::Png)
+        .unwrap();
+    let files: [(&str, Vec<u8>, &str); 4] = [
+        ("empty.jpg", vec![], "the file is empty"),
+        ("notes.jpg", b"these are my notes, not a photo".to_vec(), "not an image the decoder knows"),
+        ("half.jpg", real[..real.len() / 2].to_vec(), "damaged or cut short"),
+        ("dot.png", tiny_png, "1x1 pixels"),
+    ];
+    for (name, bytes, message) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let output = trainer(&["explain", path.to_str().unwrap(), "--weights", weights.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{name} was accepted");
+        assert!(stderr.contains(message), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+
+    let photo = photo();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--class", "10"], "class 10 is out of range: the model has 10 classes"),
+        (&["--class", "poodle"], "unknown class `poodle`"),
+        (&["--layer", "layer5"], "unknown layer `layer5`"),
+        (&["--layer", "[0,9]"], "unknown layer `[0,9]`"),
+        (&["--alpha", "1.5"], "--alpha must be between 0 and 1"),
+    ];
+    for (extra, message) in cases {
+        let mut args = vec!["explain", photo.to_str().unwrap(), "--weights", weights.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let output = trainer(&args);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(message), "{extra:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{extra:?}: {stderr}");
+    }
+}
+
+#[test]
+fn broken_weights_give_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = export_model(dir.path());
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let output = trainer(&["explain", photo().to_str().unwrap(), "--weights", weights.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("model.bpk"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    std::fs::remove_file(dir.path().join("model.json")).unwrap();
+    let output = trainer(&["explain", photo().to_str().unwrap(), "--weights", weights.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("cannot read the model metadata"), "{stderr}");
+}
+
+#[test]
+fn arch_lists_every_layer_with_its_shape() {
+    let output = trainer(&["arch", "--size", "224"]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success());
+    assert!(stdout.contains("layer3     [0,6]      256 x 14 x 14"), "{stdout}");
+    assert!(stdout.contains("layer4.2   [0,7,2]    512 x 7 x 7"), "{stdout}");
+    assert!(stdout.contains("maxpool    [0,3]      64 x 56 x 56"), "{stdout}");
+}

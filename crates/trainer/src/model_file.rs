@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use woofcam::metadata::ModelMetadata;
 use woofcam::model::ResNet;
-use woofcam::weights::from_burnpack;
+use woofcam::weights::{from_burnpack, to_burnpack};
 
 /// The metadata file that belongs to a weights file.
 pub fn metadata_path(weights: &Path) -> PathBuf {
@@ -17,10 +17,25 @@ pub fn metadata_path(weights: &Path) -> PathBuf {
 /// Loads a model in eval mode on `device`.
 pub fn load(weights: &Path, device: &Device) -> Result<(ResNet, ModelMetadata)> {
     let meta_path = metadata_path(weights);
-    let text = std::fs::read_to_string(&meta_path)
-        .with_context(|| format!("cannot read the model metadata {} (it sits beside the weights file)", meta_path.display()))?;
+    let text = std::fs::read_to_string(&meta_path).with_context(|| {
+        format!("cannot read the model metadata {} (it sits beside the weights file)", meta_path.display())
+    })?;
     let meta = ModelMetadata::from_json(&text).with_context(|| format!("in {}", meta_path.display()))?;
     let bytes = std::fs::read(weights).with_context(|| format!("cannot read the weights {}", weights.display()))?;
-    let model = from_burnpack(meta.config()?.init(device), bytes, meta.dtype).with_context(|| format!("in {}", weights.display()))?;
+    let model = from_burnpack(meta.config()?.init(device), bytes, meta.dtype)
+        .with_context(|| format!("in {}", weights.display()))?;
     Ok((model.valid(), meta))
+}
+
+/// Writes weights and metadata, each atomically (write a temporary file, then rename), so
+/// an interrupted write never leaves a half file under the real name.
+pub fn save(model: &ResNet, meta: &ModelMetadata, weights: &Path) -> Result<()> {
+    write_atomically(weights, &to_burnpack(model, meta.dtype)?)?;
+    write_atomically(&metadata_path(weights), meta.to_json().as_bytes())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes).with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("cannot move {} into place", path.display()))
 }

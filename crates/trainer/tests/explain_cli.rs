@@ -73,9 +73,7 @@ fn bad_input_gives_a_clear_error_and_no_panic() {
     let weights = export_model(dir.path());
     let real = std::fs::read(photo()).unwrap();
     let mut tiny_png = Vec::new();
-    image::RgbImage::new(1, 1)
-        .write_to(&mut std::io::Cursor::new(&mut tiny_png), image::ImageFormat::Png)
-        .unwrap();
+    image::RgbImage::new(1, 1).write_to(&mut std::io::Cursor::new(&mut tiny_png), image::ImageFormat::Png).unwrap();
     let files: [(&str, Vec<u8>, &str); 4] = [
         ("empty.jpg", vec![], "the file is empty"),
         ("notes.jpg", b"these are my notes, not a photo".to_vec(), "not an image the decoder knows"),
@@ -85,7 +83,14 @@ fn bad_input_gives_a_clear_error_and_no_panic() {
     for (name, bytes, message) in files {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        let output = trainer(&["explain", path.to_str().unwrap(), "--weights", weights.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+        let output = trainer(&[
+            "explain",
+            path.to_str().unwrap(),
+            "--weights",
+            weights.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
         let stderr = text(&output.stderr);
         assert!(!output.status.success(), "{name} was accepted");
         assert!(stderr.contains(message), "{name}: {stderr}");
@@ -125,6 +130,29 @@ fn broken_weights_give_a_clear_error() {
     let output = trainer(&["explain", photo().to_str().unwrap(), "--weights", weights.to_str().unwrap()]);
     let stderr = text(&output.stderr);
     assert!(stderr.contains("cannot read the model metadata"), "{stderr}");
+}
+
+#[test]
+fn init_writes_a_model_that_explain_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("models/untrained.bpk");
+    let output = trainer(&["init", "--out", weights.to_str().unwrap(), "--size", "96"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let meta = ModelMetadata::from_json(&std::fs::read_to_string(weights.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(meta.input_size, [96, 96]);
+    let output = trainer(&[
+        "explain",
+        photo().to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+        "--method",
+        "gradcam",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(dir.path().join("ILSVRC2012_val_00000590.gradcam.overlay.png").exists());
+    assert!(!dir.path().join("ILSVRC2012_val_00000590.guided-backprop.overlay.png").exists());
 }
 
 #[test]

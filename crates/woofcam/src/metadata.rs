@@ -1,13 +1,15 @@
 //! The metadata file that travels with exported weights: everything a viewer needs to use
 //! the model without hard-coding it (architecture, input size, normalisation, classes).
 
+use ::image::RgbImage;
+use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::image::Normalization;
+use crate::image::{Fit, Normalization, resize, to_chw};
 use crate::labels::IMAGEWOOF;
-use crate::weights::Precision;
 use crate::model::{HeadKind, ResNetBodyConfig, ResNetConfig};
+use crate::weights::Precision;
 
 /// One output class of the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,9 +68,18 @@ impl ModelMetadata {
         let body = match self.architecture.as_str() {
             "resnet34" => ResNetBodyConfig::resnet34(),
             "resnet18" => ResNetBodyConfig::resnet18(),
-            other => return Err(Error::Weights(format!("unknown architecture `{other}` (expected resnet34 or resnet18)"))),
+            other => {
+                return Err(Error::Weights(format!("unknown architecture `{other}` (expected resnet34 or resnet18)")));
+            }
         };
         Ok(ResNetConfig::new(body, self.head, self.classes.len()))
+    }
+
+    /// The network's input for a photo: resized to `input_size`, normalised, `[1, 3, H, W]`.
+    pub fn input(&self, photo: &RgbImage, fit: Fit) -> TensorData {
+        let [height, width] = self.input_size;
+        let resized = resize(photo, height as u32, width as u32, fit);
+        TensorData::new(to_chw(&resized, &self.normalization), [1, 3, height, width])
     }
 
     pub fn class_names(&self) -> Vec<String> {
@@ -85,6 +96,17 @@ mod tests {
         let meta = ModelMetadata::imagewoof(224);
         assert_eq!(ModelMetadata::from_json(&meta.to_json()).unwrap(), meta);
         assert_eq!(meta.class_names()[4], "Border terrier");
+    }
+
+    #[test]
+    fn input_is_the_resized_normalised_photo() {
+        let meta = ModelMetadata::imagewoof(32);
+        let photo = RgbImage::from_pixel(50, 40, ::image::Rgb([255, 0, 128]));
+        let data = meta.input(&photo, Fit::Squish);
+        assert_eq!(data.shape().to_vec(), vec![1, 3, 32, 32]);
+        let values: Vec<f32> = data.try_to_vec().unwrap();
+        assert!((values[0] - (1.0 - 0.485) / 0.229).abs() < 1e-5);
+        assert!((values[32 * 32] - (0.0 - 0.456) / 0.224).abs() < 1e-5);
     }
 
     #[test]

@@ -27,10 +27,7 @@ impl TorchLayout {
     /// Regex rewrites from the PyTorch key to this crate's parameter path.
     fn remapping(self) -> Vec<(&'static str, &'static str)> {
         let mut rules = match self {
-            TorchLayout::Torchvision => vec![
-                (r"^(conv1|bn1|layer[1-4])\.", "body.$1."),
-                (r"^fc\.", "head.fc."),
-            ],
+            TorchLayout::Torchvision => vec![(r"^(conv1|bn1|layer[1-4])\.", "body.$1."), (r"^fc\.", "head.fc.")],
             TorchLayout::Fastai => vec![
                 (r"^0\.0\.", "body.conv1."),
                 (r"^0\.1\.", "body.bn1."),

@@ -43,11 +43,31 @@ fn fastai_resnet34_matches_pytorch() {
         assert_close("logits", &data.logits, fixture.values("logits"), TOLERANCE);
         assert_eq!(data.class, target);
         let cam = data.gradcam.as_ref().unwrap();
-        assert_close(&format!("{name} weights"), &cam.weights, fixture.values(&format!("gradcam/{name}/weights")), TOLERANCE);
-        assert_close(&format!("{name} raw map"), &cam.raw.values, fixture.values(&format!("gradcam/{name}/raw")), TOLERANCE);
-        assert_close(&format!("{name} map"), &cam.map().values, fixture.values(&format!("gradcam/{name}/relu")), TOLERANCE);
+        assert_close(
+            &format!("{name} weights"),
+            &cam.weights,
+            fixture.values(&format!("gradcam/{name}/weights")),
+            TOLERANCE,
+        );
+        assert_close(
+            &format!("{name} raw map"),
+            &cam.raw.values,
+            fixture.values(&format!("gradcam/{name}/raw")),
+            TOLERANCE,
+        );
+        assert_close(
+            &format!("{name} map"),
+            &cam.map().values,
+            fixture.values(&format!("gradcam/{name}/relu")),
+            TOLERANCE,
+        );
         let heatmap = cam.heatmap(height, width, Upsampling::Bilinear);
-        assert_close(&format!("{name} pytorch-grad-cam heatmap"), &heatmap.values, fixture.values(&format!("gradcam/{name}/pgc")), TOLERANCE);
+        assert_close(
+            &format!("{name} pytorch-grad-cam heatmap"),
+            &heatmap.values,
+            fixture.values(&format!("gradcam/{name}/pgc")),
+            TOLERANCE,
+        );
 
         let gbp = data.guided_backprop.as_ref().unwrap();
         assert_close("guided backprop", &gbp.0.values, fixture.values("guided_backprop"), TOLERANCE);
@@ -72,14 +92,20 @@ fn default_target_is_the_top_class() {
 #[test]
 fn torchvision_resnet34_matches_pytorch() {
     let fixture = Fixture::open("torchvision_resnet34.safetensors");
-    let model = model(ResNetConfig::torchvision_resnet34(1000), "torchvision_resnet34.keys.json", TorchLayout::Torchvision);
+    let model =
+        model(ResNetConfig::torchvision_resnet34(1000), "torchvision_resnet34.keys.json", TorchLayout::Torchvision);
     let data = run(&model, input(&fixture), "layer4", Target::Predicted);
     assert_close("logits", &data.logits, fixture.values("logits"), TOLERANCE);
     assert_eq!(data.class, fixture.values("target")[0] as usize);
     let cam = data.gradcam.as_ref().unwrap();
     assert_close("raw map", &cam.raw.values, fixture.values("gradcam/layer4/raw"), TOLERANCE);
     assert_close("map", &cam.map().values, fixture.values("gradcam/layer4/relu"), TOLERANCE);
-    assert_close("guided backprop", &data.guided_backprop.unwrap().0.values, fixture.values("guided_backprop"), TOLERANCE);
+    assert_close(
+        "guided backprop",
+        &data.guided_backprop.unwrap().0.values,
+        fixture.values("guided_backprop"),
+        TOLERANCE,
+    );
 }
 
 #[test]

@@ -17,9 +17,13 @@ use woofcam::weights::{TorchLayout, load_torch_safetensors};
 fn gradcam_at_layer4_is_cam_over_hw_and_sums_to_logit_minus_bias() {
     let device = Device::flex();
     let weights = state_dict_safetensors(&state_dict_keys("torchvision_resnet34.keys.json"));
-    let model = load_torch_safetensors(ResNetConfig::torchvision_resnet34(1000).init(&device), weights, TorchLayout::Torchvision)
-        .unwrap()
-        .valid();
+    let model = load_torch_safetensors(
+        ResNetConfig::torchvision_resnet34(1000).init(&device),
+        weights,
+        TorchLayout::Torchvision,
+    )
+    .unwrap()
+    .valid();
     let fixture = Fixture::open("torchvision_resnet34.safetensors");
     let input = Tensor::<4>::from_data(TensorData::new(fixture.values("input").to_vec(), [1, 3, 160, 128]), &device);
     let layer = model.default_layer();

@@ -22,7 +22,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(path) => crate::model_file::load(path, &device)?.0,
         None => ResNetConfig::fastai_resnet34(10).init(&device),
     };
-    println!("{:<10} {:<10} {}", "layer", "path", "output (C x H x W)");
+    println!("{:<10} {:<10} output (C x H x W)", "layer", "path");
     for row in model.summary(args.size, args.size) {
         let path: Vec<String> = row.layer.path.iter().map(usize::to_string).collect();
         let [c, h, w] = row.shape;

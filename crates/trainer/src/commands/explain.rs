@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use image::imageops::FilterType;
 use woofcam::explain::{ExplanationData, Request, Target, Upsampling, explain, guided_gradcam, resolve_class};
-use woofcam::image::{Colormap, DecodeLimits, Fit, colorize, decode, overlay, resize, side_by_side, to_chw};
+use woofcam::image::{Colormap, DecodeLimits, Fit, colorize, decode, overlay, side_by_side};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Method {
@@ -81,8 +81,7 @@ pub fn run(args: Args) -> Result<()> {
         FitArg::Crop => Fit::CenterCrop,
     };
     let [height, width] = meta.input_size;
-    let model_view = resize(&photo.rgb, height as u32, width as u32, fit);
-    let input = TensorData::new(to_chw(&model_view, &meta.normalization), [1, 3, height, width]);
+    let input = meta.input(&photo.rgb, fit);
 
     let wants_cam = args.method != Method::GuidedBackprop;
     let wants_guided = matches!(args.method, Method::GuidedBackprop | Method::GuidedGradcam | Method::All);
@@ -162,7 +161,12 @@ fn display_view(photo: &RgbImage, fit: Fit, height: usize, width: usize) -> RgbI
         return view;
     }
     let scale = 1024.0 / long as f64;
-    image::imageops::resize(&view, ((vw as f64 * scale) as u32).max(1), ((vh as f64 * scale) as u32).max(1), FilterType::Triangle)
+    image::imageops::resize(
+        &view,
+        ((vw as f64 * scale) as u32).max(1),
+        ((vh as f64 * scale) as u32).max(1),
+        FilterType::Triangle,
+    )
 }
 
 fn save(image: &RgbImage, path: &Path) -> Result<()> {

@@ -10,10 +10,6 @@ pub fn guided_gradcam(cam: &GradCam, guided: &GuidedBackprop) -> InputGradient {
     let InputGradient { height, width, values } = &guided.0;
     let cam = bilinear_resize(&cam.map(), *height, *width);
     let plane = height * width;
-    let values = values
-        .iter()
-        .enumerate()
-        .map(|(i, g)| g * cam.values[i % plane])
-        .collect();
+    let values = values.iter().enumerate().map(|(i, g)| g * cam.values[i % plane]).collect();
     InputGradient { height: *height, width: *width, values }
 }

@@ -113,9 +113,7 @@ pub fn explain<M: Explainable>(model: &M, input: Tensor<4>, request: Request<M::
     // Grad-CAM's leaf: the activations with no history, so only the ordinary branch reaches it.
     let cam_leaf = request.gradcam.then(|| activations.clone().detach().autodiff().require_grad());
     let cam_logits = cam_leaf.as_ref().map(|leaf| model.scores(leaf.clone(), cut, ReluMode::Standard));
-    let guided_logits = request
-        .guided_backprop
-        .then(|| model.scores(activations.clone(), cut, ReluMode::Guided));
+    let guided_logits = request.guided_backprop.then(|| model.scores(activations.clone(), cut, ReluMode::Guided));
 
     let logits = match (&cam_logits, &guided_logits) {
         (Some(l), _) | (None, Some(l)) => l.clone(),
@@ -178,10 +176,8 @@ impl Explanation {
             data.next().ok_or_else(|| Error::Device("the device returned fewer tensors than requested".into()))
         };
         let logits = floats(next()?)?;
-        let class = next()?
-            .convert::<i64>()
-            .try_to_vec::<i64>()
-            .map_err(|e| Error::Device(format!("{e:?}")))?[0] as usize;
+        let class =
+            next()?.convert::<i64>().try_to_vec::<i64>().map_err(|e| Error::Device(format!("{e:?}")))?[0] as usize;
         let gradcam = match &self.gradcam {
             Some((_, raw)) => {
                 let [height, width] = raw.dims();
@@ -209,11 +205,7 @@ impl Explanation {
 
     /// Reads the results without blocking (required on WebGPU in a browser).
     pub async fn read_async(self) -> Result<ExplanationData, Error> {
-        let data = self
-            .transaction()
-            .execute_async()
-            .await
-            .map_err(|e| Error::Device(format!("{e:?}")))?;
+        let data = self.transaction().execute_async().await.map_err(|e| Error::Device(format!("{e:?}")))?;
         self.unpack(data)
     }
 }

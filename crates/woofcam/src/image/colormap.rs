@@ -32,12 +32,7 @@ pub enum Colormap {
 
 impl Colormap {
     /// Every colour map, in the order a menu should list them.
-    pub const ALL: [Colormap; 4] = [
-        Colormap::Magma,
-        Colormap::Viridis,
-        Colormap::Jet,
-        Colormap::Grey,
-    ];
+    pub const ALL: [Colormap; 4] = [Colormap::Magma, Colormap::Viridis, Colormap::Jet, Colormap::Grey];
 
     /// The lower-case name that [`FromStr`] accepts and [`Display`](fmt::Display) prints.
     pub fn name(self) -> &'static str {
@@ -74,11 +69,7 @@ impl FromStr for Colormap {
     /// Accepts the [`name`](Colormap::name)s in any case, and "gray" for grey.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_lowercase();
-        let wanted = if wanted == "gray" {
-            "grey".to_owned()
-        } else {
-            wanted
-        };
+        let wanted = if wanted == "gray" { "grey".to_owned() } else { wanted };
         Colormap::ALL
             .into_iter()
             .find(|c| c.name() == wanted)
@@ -102,41 +93,19 @@ fn from_colorous(gradient: colorous::Gradient, t: f32) -> [u8; 3] {
 /// matplotlib's `_jet_data`: per channel, (x, value) breakpoints joined by
 /// straight lines.
 fn jet(t: f32) -> [u8; 3] {
-    const RED: &[(f32, f32)] = &[
-        (0.0, 0.0),
-        (0.35, 0.0),
-        (0.66, 1.0),
-        (0.89, 1.0),
-        (1.0, 0.5),
-    ];
-    const GREEN: &[(f32, f32)] = &[
-        (0.0, 0.0),
-        (0.125, 0.0),
-        (0.375, 1.0),
-        (0.64, 1.0),
-        (0.91, 0.0),
-        (1.0, 0.0),
-    ];
-    const BLUE: &[(f32, f32)] = &[
-        (0.0, 0.5),
-        (0.11, 1.0),
-        (0.34, 1.0),
-        (0.65, 0.0),
-        (1.0, 0.0),
-    ];
+    const RED: &[(f32, f32)] = &[(0.0, 0.0), (0.35, 0.0), (0.66, 1.0), (0.89, 1.0), (1.0, 0.5)];
+    const GREEN: &[(f32, f32)] = &[(0.0, 0.0), (0.125, 0.0), (0.375, 1.0), (0.64, 1.0), (0.91, 0.0), (1.0, 0.0)];
+    const BLUE: &[(f32, f32)] = &[(0.0, 0.5), (0.11, 1.0), (0.34, 1.0), (0.65, 0.0), (1.0, 0.0)];
     [RED, GREEN, BLUE].map(|points| to_byte(piecewise_linear(points, t)))
 }
 
 /// Linear interpolation between sorted breakpoints; `t` is already in [0, 1]
 /// and the tables span exactly [0, 1].
 fn piecewise_linear(points: &[(f32, f32)], t: f32) -> f32 {
-    points
-        .windows(2)
-        .find(|pair| t <= pair[1].0)
-        .map_or(0.0, |pair| {
-            let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
-            y0 + (y1 - y0) * (t - x0) / (x1 - x0)
-        })
+    points.windows(2).find(|pair| t <= pair[1].0).map_or(0.0, |pair| {
+        let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+        y0 + (y1 - y0) * (t - x0) / (x1 - x0)
+    })
 }
 
 fn to_byte(v: f32) -> u8 {
@@ -160,10 +129,7 @@ mod tests {
     #[test]
     fn unknown_name_lists_the_choices() {
         let err = "rainbow".parse::<Colormap>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown colour map \"rainbow\"; choose one of magma, viridis, jet, grey"
-        );
+        assert_eq!(err.to_string(), "unknown colour map \"rainbow\"; choose one of magma, viridis, jet, grey");
     }
 
     #[test]
@@ -175,10 +141,7 @@ mod tests {
         assert_eq!(Colormap::Viridis.rgb(1.0), [0xfd, 0xe7, 0x25]);
         // Middle of viridis is the teal #21918c (matplotlib entry 128 of 256).
         let [r, g, b] = Colormap::Viridis.rgb(0.5);
-        assert!(
-            r.abs_diff(0x21) <= 1 && g.abs_diff(0x91) <= 1 && b.abs_diff(0x8c) <= 1,
-            "{r} {g} {b}"
-        );
+        assert!(r.abs_diff(0x21) <= 1 && g.abs_diff(0x91) <= 1 && b.abs_diff(0x8c) <= 1, "{r} {g} {b}");
     }
 
     #[test]

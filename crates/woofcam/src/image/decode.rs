@@ -30,10 +30,7 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        Self {
-            min_side: 8,
-            max_pixels: 50_000_000,
-        }
+        Self { min_side: 8, max_pixels: 50_000_000 }
     }
 }
 
@@ -64,14 +61,11 @@ pub fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<Photo, ImageError> {
     }
     // Guessing only reads the first bytes of an in-memory cursor, which
     // cannot fail; an error here would still mean "not an image".
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|_| ImageError::UnknownFormat)?;
+    let mut reader =
+        ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| ImageError::UnknownFormat)?;
     let format = reader.format().ok_or(ImageError::UnknownFormat)?;
     if !SUPPORTED.contains(&format) {
-        return Err(ImageError::UnsupportedFormat {
-            format: format_name(format),
-        });
+        return Err(ImageError::UnsupportedFormat { format: format_name(format) });
     }
     reader.limits(codec_limits(limits));
 
@@ -92,22 +86,12 @@ pub fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<Photo, ImageError> {
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| codec_error(format, e))?;
     image.apply_orientation(orientation);
-    Ok(Photo {
-        rgb: image.into_rgb8(),
-        original_width: width,
-        original_height: height,
-    })
+    Ok(Photo { rgb: image.into_rgb8(), original_width: width, original_height: height })
 }
 
 /// The formats this crate is built with (see the `image` features in Cargo.toml).
-const SUPPORTED: [ImageFormat; 6] = [
-    ImageFormat::Png,
-    ImageFormat::Jpeg,
-    ImageFormat::WebP,
-    ImageFormat::Gif,
-    ImageFormat::Bmp,
-    ImageFormat::Tiff,
-];
+const SUPPORTED: [ImageFormat; 6] =
+    [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::Tiff];
 
 /// Memory budget handed to the codecs: enough for the largest accepted image
 /// at 16-bit RGBA (8 bytes a pixel), never below `image`'s own 512 MiB default.
@@ -123,18 +107,10 @@ fn codec_limits(limits: DecodeLimits) -> Limits {
 
 fn check_size(width: u32, height: u32, limits: DecodeLimits) -> Result<(), ImageError> {
     if width < limits.min_side || height < limits.min_side {
-        return Err(ImageError::TooSmall {
-            width,
-            height,
-            min_side: limits.min_side,
-        });
+        return Err(ImageError::TooSmall { width, height, min_side: limits.min_side });
     }
     if u64::from(width) * u64::from(height) > limits.max_pixels {
-        return Err(ImageError::TooLarge {
-            width,
-            height,
-            max_pixels: limits.max_pixels,
-        });
+        return Err(ImageError::TooLarge { width, height, max_pixels: limits.max_pixels });
     }
     Ok(())
 }
@@ -143,16 +119,10 @@ fn codec_error(format: ImageFormat, error: CodecError) -> ImageError {
     let format = format_name(format);
     match error {
         CodecError::Limits(_) => ImageError::OutOfMemoryBudget { format },
-        CodecError::Unsupported(e) => ImageError::UnsupportedFeature {
-            format,
-            detail: e.to_string(),
-        },
+        CodecError::Unsupported(e) => ImageError::UnsupportedFeature { format, detail: e.to_string() },
         // Decoding errors, and I/O errors (which from an in-memory cursor can
         // only be "unexpected end of file"), both mean a bad or short file.
-        other => ImageError::Corrupt {
-            format,
-            detail: other.to_string(),
-        },
+        other => ImageError::Corrupt { format, detail: other.to_string() },
     }
 }
 
@@ -195,35 +165,21 @@ mod tests {
 
     fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut bytes = Vec::new();
-        image
-            .write_to(&mut Cursor::new(&mut bytes), format)
-            .unwrap();
+        image.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
         bytes
     }
 
     fn close(actual: &Rgb<u8>, expected: [u8; 3], tolerance: u8) -> bool {
-        actual
-            .0
-            .iter()
-            .zip(expected)
-            .all(|(&a, e)| a.abs_diff(e) <= tolerance)
+        actual.0.iter().zip(expected).all(|(&a, e)| a.abs_diff(e) <= tolerance)
     }
 
     /// Pixels in the middle of each quadrant (away from JPEG's blurred edges).
     fn assert_quadrants(rgb: &RgbImage, expected: [[u8; 3]; 4], tolerance: u8) {
         let (w, h) = rgb.dimensions();
-        let probes = [
-            (w / 4, h / 4),
-            (3 * w / 4, h / 4),
-            (w / 4, 3 * h / 4),
-            (3 * w / 4, 3 * h / 4),
-        ];
+        let probes = [(w / 4, h / 4), (3 * w / 4, h / 4), (w / 4, 3 * h / 4), (3 * w / 4, 3 * h / 4)];
         for ((x, y), want) in probes.into_iter().zip(expected) {
             let got = rgb.get_pixel(x, y);
-            assert!(
-                close(got, want, tolerance),
-                "pixel ({x},{y}) is {got:?}, expected {want:?}"
-            );
+            assert!(close(got, want, tolerance), "pixel ({x},{y}) is {got:?}, expected {want:?}");
         }
     }
 
@@ -246,8 +202,8 @@ mod tests {
             (ImageFormat::Bmp, 0),
             (ImageFormat::Tiff, 0),
         ] {
-            let photo = decode(&encode(&image, format), DecodeLimits::default())
-                .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            let photo =
+                decode(&encode(&image, format), DecodeLimits::default()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
             assert_eq!(photo.rgb.dimensions(), (24, 16), "{format:?}");
             assert_eq!((photo.original_width, photo.original_height), (24, 16));
             assert_quadrants(&photo.rgb, [RED, GREEN, BLUE, WHITE], tolerance);
@@ -278,9 +234,7 @@ mod tests {
     fn gif_gives_its_first_frame() {
         let frame = |c: [u8; 4]| Frame::new(RgbaImage::from_pixel(10, 10, Rgba(c)));
         let mut bytes = Vec::new();
-        GifEncoder::new(&mut bytes)
-            .encode_frames([frame([255, 0, 0, 255]), frame([0, 0, 255, 255])])
-            .unwrap();
+        GifEncoder::new(&mut bytes).encode_frames([frame([255, 0, 0, 255]), frame([0, 0, 255, 255])]).unwrap();
         let photo = decode(&bytes, DecodeLimits::default()).unwrap();
         assert_eq!(*photo.rgb.get_pixel(5, 5), Rgb(RED));
     }
@@ -288,11 +242,8 @@ mod tests {
     #[test]
     fn greyscale_is_replicated_into_rgb() {
         let grey = ImageBuffer::from_fn(8, 8, |x, _| Luma([x as u8 * 30]));
-        let photo = decode(
-            &encode(&DynamicImage::ImageLuma8(grey), ImageFormat::Png),
-            DecodeLimits::default(),
-        )
-        .unwrap();
+        let photo =
+            decode(&encode(&DynamicImage::ImageLuma8(grey), ImageFormat::Png), DecodeLimits::default()).unwrap();
         assert_eq!(*photo.rgb.get_pixel(3, 0), Rgb([90, 90, 90]));
     }
 
@@ -300,11 +251,8 @@ mod tests {
     fn alpha_is_dropped_like_pil_convert_rgb() {
         // Fully transparent pixels keep their colour: no compositing onto white.
         let rgba = RgbaImage::from_fn(8, 8, |x, _| Rgba([10, 20, 30, if x < 4 { 0 } else { 255 }]));
-        let photo = decode(
-            &encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png),
-            DecodeLimits::default(),
-        )
-        .unwrap();
+        let photo =
+            decode(&encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png), DecodeLimits::default()).unwrap();
         assert_eq!(*photo.rgb.get_pixel(0, 0), Rgb([10, 20, 30]));
         assert_eq!(*photo.rgb.get_pixel(7, 0), Rgb([10, 20, 30]));
     }
@@ -312,11 +260,8 @@ mod tests {
     #[test]
     fn sixteen_bit_is_scaled_not_clipped() {
         let deep = ImageBuffer::from_pixel(8, 8, Rgb([65535u16, 257 * 100, 0]));
-        let photo = decode(
-            &encode(&DynamicImage::ImageRgb16(deep), ImageFormat::Png),
-            DecodeLimits::default(),
-        )
-        .unwrap();
+        let photo =
+            decode(&encode(&DynamicImage::ImageRgb16(deep), ImageFormat::Png), DecodeLimits::default()).unwrap();
         assert_eq!(*photo.rgb.get_pixel(0, 0), Rgb([255, 100, 0]));
     }
 
@@ -342,11 +287,7 @@ mod tests {
     /// `ImageOps.exif_transpose` shows it.
     #[test]
     fn exif_orientation_is_applied() {
-        let photo = decode(
-            include_bytes!("testdata/orient6.jpg"),
-            DecodeLimits::default(),
-        )
-        .unwrap();
+        let photo = decode(include_bytes!("testdata/orient6.jpg"), DecodeLimits::default()).unwrap();
         assert_eq!(photo.rgb.dimensions(), (16, 24));
         assert_eq!((photo.original_width, photo.original_height), (24, 16));
         assert_quadrants(&photo.rgb, [BLUE, RED, WHITE, GREEN], 12);
@@ -359,16 +300,9 @@ mod tests {
 
     #[test]
     fn text_is_not_an_image() {
-        let err = decode(
-            b"Woof! This is a text file, not a dog.\n",
-            DecodeLimits::default(),
-        )
-        .unwrap_err();
+        let err = decode(b"Woof! This is a text file, not a dog.\n", DecodeLimits::default()).unwrap_err();
         assert_eq!(err, ImageError::UnknownFormat);
-        assert_eq!(
-            err.to_string(),
-            "this is not an image the decoder knows (PNG, JPEG, WebP, GIF, BMP, TIFF)"
-        );
+        assert_eq!(err.to_string(), "this is not an image the decoder knows (PNG, JPEG, WebP, GIF, BMP, TIFF)");
     }
 
     #[test]
@@ -376,12 +310,7 @@ mod tests {
         // A QOI header: recognised by its magic, not compiled in.
         let qoi = b"qoif\x00\x00\x00\x10\x00\x00\x00\x10\x03\x00rest";
         let err = decode(qoi, DecodeLimits::default()).unwrap_err();
-        assert_eq!(
-            err,
-            ImageError::UnsupportedFormat {
-                format: "QOI".into()
-            }
-        );
+        assert_eq!(err, ImageError::UnsupportedFormat { format: "QOI".into() });
         assert!(err.to_string().starts_with("this is a QOI image"));
     }
 
@@ -389,14 +318,8 @@ mod tests {
     fn truncated_jpeg_is_reported_not_panicked() {
         let bytes = real_photo();
         let err = decode(&bytes[..bytes.len() / 2], DecodeLimits::default()).unwrap_err();
-        assert!(
-            matches!(&err, ImageError::Corrupt { format, .. } if format == "JPEG"),
-            "{err:?}"
-        );
-        assert!(
-            err.to_string()
-                .starts_with("the JPEG file is damaged or cut short")
-        );
+        assert!(matches!(&err, ImageError::Corrupt { format, .. } if format == "JPEG"), "{err:?}");
+        assert!(err.to_string().starts_with("the JPEG file is damaged or cut short"));
     }
 
     #[test]
@@ -424,37 +347,20 @@ mod tests {
     fn truncated_png_is_reported_not_panicked() {
         let bytes = encode(&DynamicImage::ImageRgb8(quadrants()), ImageFormat::Png);
         let err = decode(&bytes[..bytes.len() - 20], DecodeLimits::default()).unwrap_err();
-        assert!(
-            matches!(&err, ImageError::Corrupt { format, .. } if format == "PNG"),
-            "{err:?}"
-        );
+        assert!(matches!(&err, ImageError::Corrupt { format, .. } if format == "PNG"), "{err:?}");
     }
 
     #[test]
     fn tiny_image_is_refused() {
         let one = DynamicImage::ImageRgb8(RgbImage::new(1, 1));
         let err = decode(&encode(&one, ImageFormat::Png), DecodeLimits::default()).unwrap_err();
-        assert_eq!(
-            err,
-            ImageError::TooSmall {
-                width: 1,
-                height: 1,
-                min_side: 8
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "the image is 1x1 pixels; at least 8x8 is needed"
-        );
+        assert_eq!(err, ImageError::TooSmall { width: 1, height: 1, min_side: 8 });
+        assert_eq!(err.to_string(), "the image is 1x1 pixels; at least 8x8 is needed");
         // Thin strips fail on their short side.
         let strip = DynamicImage::ImageRgb8(RgbImage::new(100, 7));
         assert!(matches!(
             decode(&encode(&strip, ImageFormat::Png), DecodeLimits::default()),
-            Err(ImageError::TooSmall {
-                width: 100,
-                height: 7,
-                ..
-            })
+            Err(ImageError::TooSmall { width: 100, height: 7, .. })
         ));
     }
 
@@ -464,11 +370,7 @@ mod tests {
         for &byte in data {
             crc ^= u32::from(byte);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
             }
         }
         !crc
@@ -492,11 +394,7 @@ mod tests {
         ihdr.extend_from_slice(&20000u32.to_be_bytes());
         ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter, no interlace
         png_chunk(&mut png, b"IHDR", &ihdr);
-        png_chunk(
-            &mut png,
-            b"IDAT",
-            &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
-        );
+        png_chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
         png_chunk(&mut png, b"IEND", &[]);
         png
     }
@@ -506,56 +404,24 @@ mod tests {
         let png = huge_png();
         assert!(png.len() < 100);
         let err = decode(&png, DecodeLimits::default()).unwrap_err();
-        assert_eq!(
-            err,
-            ImageError::TooLarge {
-                width: 20000,
-                height: 20000,
-                max_pixels: 50_000_000
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "the image is 20000x20000 (400 megapixels); the limit is 50 megapixels"
-        );
+        assert_eq!(err, ImageError::TooLarge { width: 20000, height: 20000, max_pixels: 50_000_000 });
+        assert_eq!(err.to_string(), "the image is 20000x20000 (400 megapixels); the limit is 50 megapixels");
     }
 
     #[test]
     fn limits_are_configurable() {
         let bytes = encode(&DynamicImage::ImageRgb8(quadrants()), ImageFormat::Png);
-        let strict = DecodeLimits {
-            min_side: 8,
-            max_pixels: 24 * 16 - 1,
-        };
-        assert!(matches!(
-            decode(&bytes, strict),
-            Err(ImageError::TooLarge { .. })
-        ));
-        let picky = DecodeLimits {
-            min_side: 17,
-            ..DecodeLimits::default()
-        };
-        assert!(matches!(
-            decode(&bytes, picky),
-            Err(ImageError::TooSmall { min_side: 17, .. })
-        ));
-        assert_eq!(
-            DecodeLimits::default(),
-            DecodeLimits {
-                min_side: 8,
-                max_pixels: 50_000_000
-            }
-        );
+        let strict = DecodeLimits { min_side: 8, max_pixels: 24 * 16 - 1 };
+        assert!(matches!(decode(&bytes, strict), Err(ImageError::TooLarge { .. })));
+        let picky = DecodeLimits { min_side: 17, ..DecodeLimits::default() };
+        assert!(matches!(decode(&bytes, picky), Err(ImageError::TooSmall { min_side: 17, .. })));
+        assert_eq!(DecodeLimits::default(), DecodeLimits { min_side: 8, max_pixels: 50_000_000 });
     }
 
     #[test]
     fn corrupt_header_is_an_error() {
         // PNG signature, then garbage where IHDR should be.
-        let err = decode(
-            b"\x89PNG\r\n\x1a\nthis is no IHDR chunk",
-            DecodeLimits::default(),
-        )
-        .unwrap_err();
+        let err = decode(b"\x89PNG\r\n\x1a\nthis is no IHDR chunk", DecodeLimits::default()).unwrap_err();
         assert!(matches!(err, ImageError::Corrupt { .. }), "{err:?}");
     }
 }

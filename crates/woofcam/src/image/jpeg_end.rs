@@ -51,11 +51,7 @@ pub(super) fn is_complete(bytes: &[u8]) -> bool {
 
 /// Position of the first 0xFF at or after `from`.
 fn find_ff(bytes: &[u8], from: usize) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .iter()
-        .position(|&b| b == 0xFF)
-        .map(|p| from + p)
+    bytes.get(from..)?.iter().position(|&b| b == 0xFF).map(|p| from + p)
 }
 
 /// Skips entropy-coded data, where 0xFF appears only stuffed (`FF 00`), as a

@@ -27,16 +27,8 @@ impl Map {
     ///
     /// [`ImageError::Shape`] otherwise.
     pub fn new(height: usize, width: usize, values: Vec<f32>) -> Result<Self, ImageError> {
-        check_len(
-            format!("{height}x{width} map"),
-            height * width,
-            values.len(),
-        )?;
-        Ok(Self {
-            height,
-            width,
-            values,
-        })
+        check_len(format!("{height}x{width} map"), height * width, values.len())?;
+        Ok(Self { height, width, values })
     }
 
     /// The same map scaled to [0, 1] by its own minimum and maximum, the
@@ -46,22 +38,14 @@ impl Map {
     /// 0/0 = NaN; NaN values become 0; the extremes are taken over finite
     /// values, so a stray infinity saturates instead of flattening the rest.
     pub fn min_max_scaled(&self) -> Map {
-        Map {
-            height: self.height,
-            width: self.width,
-            values: min_max_scale(&self.values),
-        }
+        Map { height: self.height, width: self.width, values: min_max_scale(&self.values) }
     }
 
     /// The largest value, ignoring NaN; `f32::NEG_INFINITY` for an empty map.
     /// Grad-CAM's raw maximum tells how strongly the class was found before
     /// scaling throws that away.
     pub fn max(&self) -> f32 {
-        self.values
-            .iter()
-            .copied()
-            .filter(|v| !v.is_nan())
-            .fold(f32::NEG_INFINITY, f32::max)
+        self.values.iter().copied().filter(|v| !v.is_nan()).fold(f32::NEG_INFINITY, f32::max)
     }
 
     /// The value at row `y`, column `x`, or `None` outside the map (handy
@@ -93,16 +77,8 @@ impl InputGradient {
     ///
     /// [`ImageError::Shape`] otherwise.
     pub fn new(height: usize, width: usize, values: Vec<f32>) -> Result<Self, ImageError> {
-        check_len(
-            format!("3x{height}x{width} gradient"),
-            3 * height * width,
-            values.len(),
-        )?;
-        Ok(Self {
-            height,
-            width,
-            values,
-        })
+        check_len(format!("3x{height}x{width} gradient"), 3 * height * width, values.len())?;
+        Ok(Self { height, width, values })
     }
 
     /// The coloured Guided Backprop picture: the whole tensor min-max scaled
@@ -126,50 +102,25 @@ impl InputGradient {
     pub fn to_grey(&self) -> Map {
         let plane = self.height * self.width;
         let at = |i: usize| self.values.get(i).copied().unwrap_or(0.0).abs();
-        let strength: Vec<f32> = (0..plane)
-            .map(|i| at(i).max(at(plane + i)).max(at(2 * plane + i)))
-            .collect();
-        Map {
-            height: self.height,
-            width: self.width,
-            values: min_max_scale(&strength),
-        }
+        let strength: Vec<f32> = (0..plane).map(|i| at(i).max(at(plane + i)).max(at(2 * plane + i))).collect();
+        Map { height: self.height, width: self.width, values: min_max_scale(&strength) }
     }
 }
 
 fn check_len(shape: String, expected: usize, actual: usize) -> Result<(), ImageError> {
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(ImageError::Shape {
-            shape,
-            expected,
-            actual,
-        })
-    }
+    if expected == actual { Ok(()) } else { Err(ImageError::Shape { shape, expected, actual }) }
 }
 
 /// Scales to [0, 1] by the finite extremes; see [`Map::min_max_scaled`].
 fn min_max_scale(values: &[f32]) -> Vec<f32> {
     let finite = values.iter().copied().filter(|v| v.is_finite());
-    let (lo, hi) = finite.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
+    let (lo, hi) = finite.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let range = hi - lo;
     if range.is_nan() || range <= 0.0 {
         // No finite values, or all equal: nothing to contrast.
         return vec![0.0; values.len()];
     }
-    values
-        .iter()
-        .map(|&v| {
-            if v.is_nan() {
-                0.0
-            } else {
-                ((v - lo) / range).clamp(0.0, 1.0)
-            }
-        })
-        .collect()
+    values.iter().map(|&v| if v.is_nan() { 0.0 } else { ((v - lo) / range).clamp(0.0, 1.0) }).collect()
 }
 
 /// [0, 1] to a byte, rounding to nearest.
@@ -193,11 +144,7 @@ mod tests {
         assert!(InputGradient::new(2, 2, vec![0.0; 12]).is_ok());
         assert!(matches!(
             InputGradient::new(2, 2, vec![0.0; 4]),
-            Err(ImageError::Shape {
-                expected: 12,
-                actual: 4,
-                ..
-            })
+            Err(ImageError::Shape { expected: 12, actual: 4, .. })
         ));
     }
 
@@ -217,12 +164,7 @@ mod tests {
 
     #[test]
     fn non_finite_values_do_not_poison_the_scale() {
-        let scaled = map(
-            1,
-            5,
-            &[f32::NAN, 1.0, 3.0, f32::INFINITY, f32::NEG_INFINITY],
-        )
-        .min_max_scaled();
+        let scaled = map(1, 5, &[f32::NAN, 1.0, 3.0, f32::INFINITY, f32::NEG_INFINITY]).min_max_scaled();
         assert_eq!(scaled.values, [0.0, 0.0, 1.0, 1.0, 0.0]);
     }
 
@@ -241,11 +183,7 @@ mod tests {
         assert_eq!(m.value_at(2, 0), None);
         assert_eq!(m.value_at(0, 3), None);
         // Inconsistent public fields: no panic.
-        let short = Map {
-            height: 2,
-            width: 3,
-            values: vec![1.0],
-        };
+        let short = Map { height: 2, width: 3, values: vec![1.0] };
         assert_eq!(short.value_at(1, 1), None);
     }
 
@@ -270,8 +208,7 @@ mod tests {
     #[test]
     fn grey_is_max_abs_over_channels_then_min_max() {
         // Pixel strengths max(|r|,|g|,|b|): 3, 1, 2 (the -3 counts as much as a 3).
-        let g =
-            InputGradient::new(1, 3, vec![-3.0, 0.5, 0.0, 1.0, -1.0, 2.0, 0.0, 0.0, -0.5]).unwrap();
+        let g = InputGradient::new(1, 3, vec![-3.0, 0.5, 0.0, 1.0, -1.0, 2.0, 0.0, 0.0, -0.5]).unwrap();
         let grey = g.to_grey();
         assert_eq!((grey.height, grey.width), (1, 3));
         assert_eq!(grey.values, [1.0, 0.0, 0.5]);

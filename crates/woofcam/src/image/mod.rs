@@ -53,9 +53,7 @@ pub enum ImageError {
     #[error("this is not an image the decoder knows (PNG, JPEG, WebP, GIF, BMP, TIFF)")]
     UnknownFormat,
     /// A real image format, but one this build does not decode (AVIF, QOI, ICO, ...).
-    #[error(
-        "this is a {format} image, which Woofcam cannot read; use PNG, JPEG, WebP, GIF, BMP or TIFF"
-    )]
+    #[error("this is a {format} image, which Woofcam cannot read; use PNG, JPEG, WebP, GIF, BMP or TIFF")]
     UnsupportedFormat {
         /// Name of the recognised format.
         format: String,
@@ -169,24 +167,10 @@ mod tests {
 
     #[test]
     fn messages_are_human() {
-        let big = ImageError::TooLarge {
-            width: 20000,
-            height: 20000,
-            max_pixels: 50_000_000,
-        };
-        assert_eq!(
-            big.to_string(),
-            "the image is 20000x20000 (400 megapixels); the limit is 50 megapixels"
-        );
-        let small = ImageError::TooSmall {
-            width: 1,
-            height: 1,
-            min_side: 8,
-        };
-        assert_eq!(
-            small.to_string(),
-            "the image is 1x1 pixels; at least 8x8 is needed"
-        );
+        let big = ImageError::TooLarge { width: 20000, height: 20000, max_pixels: 50_000_000 };
+        assert_eq!(big.to_string(), "the image is 20000x20000 (400 megapixels); the limit is 50 megapixels");
+        let small = ImageError::TooSmall { width: 1, height: 1, min_side: 8 };
+        assert_eq!(small.to_string(), "the image is 1x1 pixels; at least 8x8 is needed");
         assert_eq!(ImageError::Empty.to_string(), "the file is empty");
     }
 }

@@ -28,11 +28,7 @@ pub fn overlay(photo: &RgbImage, heat: &RgbImage, alpha: f32) -> Result<RgbImage
             heat_height: heat.height(),
         });
     }
-    let alpha = if alpha.is_nan() {
-        0.0
-    } else {
-        alpha.clamp(0.0, 1.0)
-    };
+    let alpha = if alpha.is_nan() { 0.0 } else { alpha.clamp(0.0, 1.0) };
     let mut out = photo.clone();
     for (o, h) in out.pixels_mut().zip(heat.pixels()) {
         for (oc, &hc) in o.0.iter_mut().zip(&h.0) {

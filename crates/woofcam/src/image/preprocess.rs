@@ -28,10 +28,7 @@ pub struct Normalization {
 
 impl Normalization {
     /// The ImageNet statistics every torchvision/timm ResNet was trained with.
-    pub const IMAGENET: Self = Self {
-        mean: [0.485, 0.456, 0.406],
-        std: [0.229, 0.224, 0.225],
-    };
+    pub const IMAGENET: Self = Self { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 }
 
 impl Default for Normalization {
@@ -65,12 +62,7 @@ fn cover_size(photo_w: u32, photo_h: u32, target_w: u32, target_h: u32) -> (u32,
     if photo_w == 0 || photo_h == 0 {
         return (target_w, target_h);
     }
-    let (pw, ph, tw, th) = (
-        u64::from(photo_w),
-        u64::from(photo_h),
-        u64::from(target_w),
-        u64::from(target_h),
-    );
+    let (pw, ph, tw, th) = (u64::from(photo_w), u64::from(photo_h), u64::from(target_w), u64::from(target_h));
     // Compare target_h / photo_h with target_w / photo_w without division.
     if th * pw >= tw * ph {
         let w = (th * pw / ph).max(tw);
@@ -86,11 +78,7 @@ fn cover_size(photo_w: u32, photo_h: u32, target_w: u32, target_h: u32) -> (u32,
 fn centre_offset(size: u32, crop: u32) -> u32 {
     let margin = size.saturating_sub(crop);
     let half = margin / 2;
-    if margin % 2 == 1 && half % 2 == 1 {
-        half + 1
-    } else {
-        half
-    }
+    if margin % 2 == 1 && half % 2 == 1 { half + 1 } else { half }
 }
 
 /// Planar CHW values `(x / 255 - mean[c]) / std[c]`, ready for a `[1, 3, H, W]`
@@ -170,9 +158,7 @@ mod tests {
 
     /// A 20x15 pattern busy enough that any filter difference shows.
     fn pattern() -> RgbImage {
-        RgbImage::from_fn(20, 15, |x, y| {
-            Rgb([0, 1, 2].map(|c| ((x * 37 + y * 91 + c * 53 + x * y * 7) % 256) as u8))
-        })
+        RgbImage::from_fn(20, 15, |x, y| Rgb([0, 1, 2].map(|c| ((x * 37 + y * 91 + c * 53 + x * y * 7) % 256) as u8)))
     }
 
     fn assert_within_one(got: &RgbImage, want: &[u8]) {
@@ -240,21 +226,12 @@ mod tests {
 
     #[test]
     fn chw_is_planar_and_normalised() {
-        let img = RgbImage::from_fn(2, 1, |x, _| {
-            Rgb(if x == 0 { [255, 0, 128] } else { [0, 255, 64] })
-        });
+        let img = RgbImage::from_fn(2, 1, |x, _| Rgb(if x == 0 { [255, 0, 128] } else { [0, 255, 64] }));
         let v = to_chw(&img, &Normalization::IMAGENET);
         // Worked by hand: R (1 - 0.485) / 0.229 = 2.2489083, (0 - 0.485) / 0.229 = -2.1179039;
         // G -0.456 / 0.224 = -2.0357143, 0.544 / 0.224 = 2.4285714;
         // B (128/255 - 0.406) / 0.225 = 0.4264924, (64/255 - 0.406) / 0.225 = -0.6889760.
-        let expected = [
-            2.248_908_3,
-            -2.117_904,
-            -2.035_714_3,
-            2.428_571_4,
-            0.426_492_4,
-            -0.688_976,
-        ];
+        let expected = [2.248_908_3, -2.117_904, -2.035_714_3, 2.428_571_4, 0.426_492_4, -0.688_976];
         assert_eq!(v.len(), 6);
         for (got, want) in v.iter().zip(expected) {
             assert!(close(*got, want), "{got} vs {want}");
@@ -263,10 +240,7 @@ mod tests {
 
     #[test]
     fn identity_normalisation_gives_unit_range() {
-        let norm = Normalization {
-            mean: [0.0; 3],
-            std: [1.0; 3],
-        };
+        let norm = Normalization { mean: [0.0; 3], std: [1.0; 3] };
         let img = ::image::GrayImage::from_pixel(3, 2, Luma([51]));
         let rgb = ::image::DynamicImage::ImageLuma8(img).into_rgb8();
         assert!(to_chw(&rgb, &norm).iter().all(|&v| close(v, 0.2)));

@@ -12,18 +12,13 @@ use super::map::Map;
 /// to the coarse cells (every output lies between its neighbours), slightly
 /// blocky when a 7x7 map is blown up 32 times.
 pub fn bilinear_resize(map: &Map, height: usize, width: usize) -> Map {
-    let rows: Vec<_> = (0..height)
-        .map(|d| linear_taps(d, map.height, height))
-        .collect();
-    let cols: Vec<_> = (0..width)
-        .map(|d| linear_taps(d, map.width, width))
-        .collect();
+    let rows: Vec<_> = (0..height).map(|d| linear_taps(d, map.height, height)).collect();
+    let cols: Vec<_> = (0..width).map(|d| linear_taps(d, map.width, width)).collect();
     resample(map, height, width, |y, x| {
         let ((y0, y1, ly), (x0, x1, lx)) = (rows[y], cols[x]);
         let at = |y, x| map.value_at(y, x).unwrap_or(0.0);
         // Same association as PyTorch's kernel, so f32 results agree closely.
-        (1.0 - ly) * ((1.0 - lx) * at(y0, x0) + lx * at(y0, x1))
-            + ly * ((1.0 - lx) * at(y1, x0) + lx * at(y1, x1))
+        (1.0 - ly) * ((1.0 - lx) * at(y0, x0) + lx * at(y0, x1)) + ly * ((1.0 - lx) * at(y1, x0) + lx * at(y1, x1))
     })
 }
 
@@ -32,21 +27,12 @@ pub fn bilinear_resize(map: &Map, height: usize, width: usize) -> Map {
 /// bilinear it overshoots next to sharp peaks, so the result can leave the
 /// input's range; re-scale it with [`Map::min_max_scaled`] (colour maps clamp).
 pub fn bicubic_resize(map: &Map, height: usize, width: usize) -> Map {
-    let rows: Vec<_> = (0..height)
-        .map(|d| cubic_taps(d, map.height, height))
-        .collect();
-    let cols: Vec<_> = (0..width)
-        .map(|d| cubic_taps(d, map.width, width))
-        .collect();
+    let rows: Vec<_> = (0..height).map(|d| cubic_taps(d, map.height, height)).collect();
+    let cols: Vec<_> = (0..width).map(|d| cubic_taps(d, map.width, width)).collect();
     resample(map, height, width, |y, x| {
         let ((ys, wy), (xs, wx)) = (&rows[y], &cols[x]);
         // Along x within each of the four rows, then along y, as PyTorch does.
-        let along_x = |y| {
-            xs.iter()
-                .zip(wx)
-                .map(|(&x, w)| w * map.value_at(y, x).unwrap_or(0.0))
-                .sum::<f32>()
-        };
+        let along_x = |y| xs.iter().zip(wx).map(|(&x, w)| w * map.value_at(y, x).unwrap_or(0.0)).sum::<f32>();
         ys.iter().zip(wy).map(|(&y, w)| w * along_x(y)).sum()
     })
 }
@@ -56,16 +42,9 @@ fn resample(map: &Map, height: usize, width: usize, sample: impl Fn(usize, usize
     let values = if map.height == 0 || map.width == 0 {
         vec![0.0; height * width]
     } else {
-        (0..height)
-            .flat_map(|y| (0..width).map(move |x| (y, x)))
-            .map(|(y, x)| sample(y, x))
-            .collect()
+        (0..height).flat_map(|y| (0..width).map(move |x| (y, x))).map(|(y, x)| sample(y, x)).collect()
     };
-    Map {
-        height,
-        width,
-        values,
-    }
+    Map { height, width, values }
 }
 
 /// PyTorch's `area_pixel_compute_source_index` without the clamp.
@@ -110,12 +89,7 @@ mod tests {
 
     /// A 3x4 map with no linear structure, so interpolation errors show.
     fn sample_map() -> Map {
-        Map::new(
-            3,
-            4,
-            vec![1.0, 0.0, 3.0, 2.0, 0.0, 5.0, 1.0, 4.0, 2.0, 2.0, 0.0, 7.0],
-        )
-        .unwrap()
+        Map::new(3, 4, vec![1.0, 0.0, 3.0, 2.0, 0.0, 5.0, 1.0, 4.0, 2.0, 2.0, 0.0, 7.0]).unwrap()
     }
 
     fn assert_close(got: &Map, want: &[f32]) {
@@ -172,10 +146,7 @@ mod tests {
     #[test]
     fn bicubic_downsampling_matches_torch() {
         let out = bicubic_resize(&sample_map(), 2, 3);
-        assert_close(
-            &out,
-            &[0.756601, 1.9823, 2.404623, 1.751434, 1.047363, 5.449017],
-        );
+        assert_close(&out, &[0.756601, 1.9823, 2.404623, 1.751434, 1.047363, 5.449017]);
     }
 
     #[test]
@@ -197,11 +168,7 @@ mod tests {
 
     #[test]
     fn degenerate_sizes_do_not_panic() {
-        let empty = Map {
-            height: 0,
-            width: 0,
-            values: vec![],
-        };
+        let empty = Map { height: 0, width: 0, values: vec![] };
         assert_eq!(bilinear_resize(&empty, 2, 2).values, [0.0; 4]);
         assert_eq!(bicubic_resize(&empty, 2, 2).values, [0.0; 4]);
         assert!(bilinear_resize(&sample_map(), 0, 5).values.is_empty());
@@ -209,11 +176,7 @@ mod tests {
         assert_eq!(bilinear_resize(&one, 3, 3).values, [0.5; 9]);
         assert_close(&bicubic_resize(&one, 3, 3), &[0.5; 9]);
         // Inconsistent public fields read missing values as 0.
-        let short = Map {
-            height: 2,
-            width: 2,
-            values: vec![1.0],
-        };
+        let short = Map { height: 2, width: 2, values: vec![1.0] };
         assert_eq!(bilinear_resize(&short, 2, 2).values, [1.0, 0.0, 0.0, 0.0]);
     }
 }

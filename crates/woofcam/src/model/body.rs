@@ -38,14 +38,13 @@ impl ResNetBodyConfig {
         let mut layer = |stage: usize| {
             let out_channels = STAGE_CHANNELS[stage];
             let stride = if stage == 0 { 1 } else { 2 };
-            let blocks = (0..self.blocks[stage])
+            (0..self.blocks[stage])
                 .map(|i| {
                     let block = BasicBlock::new(in_channels, out_channels, if i == 0 { stride } else { 1 }, device);
                     in_channels = out_channels;
                     block
                 })
-                .collect();
-            blocks
+                .collect()
         };
         ResNetBody {
             conv1: conv(3, STEM_CHANNELS, 7, 2, 3, device),

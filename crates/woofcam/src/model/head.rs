@@ -10,6 +10,8 @@ use crate::model::body::STAGE_CHANNELS;
 const FEATURES: usize = STAGE_CHANNELS[3];
 
 /// Either head; the network's weights file says which one it has.
+// A model holds one head for its lifetime, so the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Head {
     Torchvision(TorchvisionHead),

@@ -160,9 +160,9 @@ fn parse_path(spec: &str) -> Option<Vec<i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ReluMode;
     use crate::model::ResNetConfig;
     use burn::tensor::{Device, Tensor};
-    use crate::model::ReluMode;
 
     fn resnet34() -> ResNet {
         ResNetConfig::fastai_resnet34(10).init(&Device::flex())

@@ -6,11 +6,11 @@
 //! operation written through Burn's backend-extension API: the forward is the ordinary
 //! ReLU on every backend, the backward is `relu_backward(x, relu(grad))`.
 
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
@@ -30,9 +30,7 @@ pub fn relu<const D: usize>(x: Tensor<D>, mode: ReluMode) -> Tensor<D> {
         ReluMode::Standard => burn::tensor::activation::relu(x),
         // Without autodiff there is no backward to change, so skip the extension dispatch.
         ReluMode::Guided if !x.is_autodiff() => burn::tensor::activation::relu(x),
-        ReluMode::Guided => {
-            Tensor::from_dispatch(<Dispatch as GuidedRelu>::guided_relu(x.into_dispatch()))
-        }
+        ReluMode::Guided => Tensor::from_dispatch(<Dispatch as GuidedRelu>::guided_relu(x.into_dispatch())),
     }
 }
 
@@ -48,11 +46,7 @@ pub trait GuidedRelu: Backend {
 impl GuidedRelu for Flex {}
 
 #[cfg(feature = "wgpu")]
-impl<R, F, I, BT> GuidedRelu for burn::backend::cubecl::CubeBackend<R, F, I, BT>
-where
-    Self: Backend,
-{
-}
+impl<R, F, I, BT> GuidedRelu for burn::backend::cubecl::CubeBackend<R, F, I, BT> where Self: Backend {}
 
 impl<B: Backend, C: CheckpointStrategy> GuidedRelu for Autodiff<B, C> {
     fn guided_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -62,24 +56,13 @@ impl<B: Backend, C: CheckpointStrategy> GuidedRelu for Autodiff<B, C> {
         impl<B: Backend> Backward<B, 1> for GuidedReluBackward {
             type State = NodeId;
 
-            fn backward(
-                self,
-                ops: Ops<Self::State, 1>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
                 let input = checkpointer.retrieve_node_output(ops.state);
-                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-                    B::relu_backward(input, B::relu(grad))
-                });
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| B::relu_backward(input, B::relu(grad)));
             }
         }
 
-        match GuidedReluBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
+        match GuidedReluBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let state = prep.checkpoint(&x);
                 prep.finish(state, B::relu(x.primitive().clone()))

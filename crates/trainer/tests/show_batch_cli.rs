@@ -1,0 +1,75 @@
+//! `trainer show-batch` on the real Imagewoof folder: a PNG grid of the expected size, and
+//! a clear message for a folder that is not a data set.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn imagewoof() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
+}
+
+fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
+}
+
+#[test]
+fn show_batch_writes_a_labelled_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("grid.png");
+    let data = imagewoof();
+    let output = trainer(&[
+        "show-batch",
+        data.to_str().unwrap(),
+        "--size",
+        "96",
+        "--n",
+        "6",
+        "--max-per-class",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let grid = image::open(&out).unwrap().to_rgb8();
+    // 6 samples -> 3 columns x 2 rows of (96 + 4) x (96 + 22 + 4) cells plus a 4 px margin.
+    assert_eq!(grid.dimensions(), (3 * 100 + 4, 2 * 122 + 4));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("6 samples, 0 skipped"), "{stdout}");
+}
+
+#[test]
+fn show_batch_valid_split_works_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("valid.png");
+    let data = imagewoof();
+    let output = trainer(&[
+        "show-batch",
+        data.to_str().unwrap(),
+        "--split",
+        "valid",
+        "--size",
+        "64",
+        "--resize",
+        "64",
+        "--n",
+        "1",
+        "--max-per-class",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(image::image_dimensions(&out).unwrap(), (64 + 8, 64 + 22 + 8));
+}
+
+#[test]
+fn show_batch_names_a_missing_split() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("train/a")).unwrap();
+    let output = trainer(&["show-batch", dir.path().to_str().unwrap(), "--out", "x.png"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("has no `val` folder"), "{stderr}");
+}

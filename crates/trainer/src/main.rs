@@ -1,10 +1,7 @@
 //! `trainer`: Woofcam's native command line.
 
-mod commands;
-mod data;
-mod model_file;
-
 use clap::{Parser, Subcommand};
+use woofcam_trainer::commands;
 
 #[derive(Parser)]
 #[command(name = "trainer", version, about = "Train, inspect and explain Woofcam's ResNet34 dog-breed classifier")]

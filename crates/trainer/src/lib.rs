@@ -1,0 +1,8 @@
+//! The trainer's library: the commands behind the `trainer` binary and the training
+//! machinery they share (data pipeline, optimiser, model files), public so that tests
+//! and later commands use the same code.
+
+pub mod commands;
+pub mod data;
+pub mod model_file;
+pub mod ranger;

@@ -10,8 +10,14 @@ setup:
 
 # Every test: unit, golden (vs PyTorch fixtures) and end-to-end tests, and the wasm build.
 test: setup
-    cargo test --workspace
+    #!/usr/bin/env bash
+    set -euo pipefail
+    log="$(mktemp)"
+    cargo test --workspace 2>&1 | tee "$log"
     just wasm-check
+    # One closing line for the whole run (cargo prints one per test binary).
+    sum() { grep -Eo "[0-9]+ $1" "$log" | awk '{ n += $1 } END { print n + 0 }'; }
+    echo "$(sum passed) passed, $(sum failed) failed"
 
 # The core crate and the viewer compile for wasm32.
 wasm-check: setup

@@ -6,7 +6,8 @@
 //!   (`0.4.0.conv1.weight` for the body, `1.2.weight`..`1.8.weight` for the head).
 
 use burn::store::{
-    BurnpackStore, HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+    ApplyResult, BurnpackStore, HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter,
+    SafetensorsStore,
 };
 
 use serde::{Deserialize, Serialize};
@@ -59,7 +60,7 @@ pub fn load_torch_safetensors(mut model: ResNet, bytes: Vec<u8>, layout: TorchLa
         .skip_enum_variants(true)
         .with_from_adapter(PyTorchToBurnAdapter);
     let result = model.load_from(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
-    check_complete(&result.missing.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), &result.errors)?;
+    check_complete(&result)?;
     Ok(model)
 }
 
@@ -94,16 +95,18 @@ pub fn from_burnpack(mut model: ResNet, bytes: Vec<u8>, precision: Precision) ->
         store = store.with_from_adapter(HalfPrecisionAdapter::new());
     }
     let result = model.load_from(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
-    check_complete(&result.missing.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), &result.errors)?;
+    check_complete(&result)?;
     Ok(model)
 }
 
-fn check_complete(missing: &[String], errors: &[impl std::fmt::Display]) -> Result<(), Error> {
+/// Refuses a load that hit errors or left any of the model's parameters without a value.
+fn check_complete(result: &ApplyResult) -> Result<(), Error> {
+    let (errors, missing) = (&result.errors, &result.missing);
     if let Some(error) = errors.first() {
         return Err(Error::Weights(format!("{error} ({} errors in all)", errors.len())));
     }
     if !missing.is_empty() {
-        let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+        let shown: Vec<&str> = missing.iter().take(5).map(|(path, _)| path.as_str()).collect();
         return Err(Error::Weights(format!(
             "{} parameters are missing from the file, e.g. {}; is it a ResNet34 of the right head?",
             missing.len(),
@@ -136,10 +139,10 @@ mod tests {
         let expected = logits(&model, &input);
 
         let bytes = to_burnpack(&model, Precision::F32).unwrap();
+        let f32_size = bytes.len();
         let loaded = from_burnpack(small().init(&device), bytes, Precision::F32).unwrap().valid();
         assert_eq!(logits(&loaded, &input), expected);
 
-        let f32_size = to_burnpack(&model, Precision::F32).unwrap().len();
         let bytes = to_burnpack(&model, Precision::F16).unwrap();
         assert!(bytes.len() < f32_size * 6 / 10, "f16 file is {} bytes, f32 {f32_size}", bytes.len());
         let loaded = from_burnpack(small().init(&device), bytes, Precision::F16).unwrap().valid();

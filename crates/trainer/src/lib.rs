@@ -4,5 +4,11 @@
 
 pub mod commands;
 pub mod data;
+pub mod device;
 pub mod model_file;
 pub mod ranger;
+pub mod train;
+pub mod teacher;
+pub mod interpret;
+pub mod pytorch;
+pub mod render;

@@ -20,6 +20,14 @@ enum Command {
     Arch(commands::arch::Args),
     /// A PNG grid of training (augmented) or validation samples with their labels.
     ShowBatch(commands::show_batch::Args),
+    /// Train the model: fastai's recipe (frozen then unfrozen `fit_flat_cos`, Ranger), resumable.
+    Train(commands::train::Args),
+    /// Accuracy, per-class accuracy, most confused pairs, a confusion matrix and a top-losses grid with Grad-CAM.
+    Eval(commands::eval::Args),
+    /// The weights the viewer loads (f16 where it keeps the logits, else f32), or a PyTorch state dict.
+    Export(commands::export::Args),
+    /// A PyTorch checkpoint (fastai's learn.save, a state dict, safetensors) into Woofcam's weights.
+    Import(commands::import::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -29,6 +37,10 @@ fn main() -> std::process::ExitCode {
         Command::Arch(args) => commands::arch::run(args),
         Command::Init(args) => commands::init::run(args),
         Command::ShowBatch(args) => commands::show_batch::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Export(args) => commands::export::run(args),
+        Command::Import(args) => commands::import::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -16,6 +16,13 @@ pub fn metadata_path(weights: &Path) -> PathBuf {
 
 /// Loads a model in eval mode on `device`.
 pub fn load(weights: &Path, device: &Device) -> Result<(ResNet, ModelMetadata)> {
+    let (model, meta) = read(weights, device)?;
+    Ok((model.valid(), meta))
+}
+
+/// Loads a model as it was saved, in training mode on `device` (an autodiff device to go on
+/// training it); its parameter ids are the saved ones, which the optimiser state refers to.
+pub fn read(weights: &Path, device: &Device) -> Result<(ResNet, ModelMetadata)> {
     let meta_path = metadata_path(weights);
     let text = std::fs::read_to_string(&meta_path).with_context(|| {
         format!("cannot read the model metadata {} (it sits beside the weights file)", meta_path.display())
@@ -24,7 +31,7 @@ pub fn load(weights: &Path, device: &Device) -> Result<(ResNet, ModelMetadata)> 
     let bytes = std::fs::read(weights).with_context(|| format!("cannot read the weights {}", weights.display()))?;
     let model = from_burnpack(meta.config()?.init(device), bytes, meta.dtype)
         .with_context(|| format!("in {}", weights.display()))?;
-    Ok((model.valid(), meta))
+    Ok((model, meta))
 }
 
 /// Writes weights and metadata, each atomically (write a temporary file, then rename), so
@@ -34,7 +41,7 @@ pub fn save(model: &ResNet, meta: &ModelMetadata, weights: &Path) -> Result<()> 
     write_atomically(&metadata_path(weights), meta.to_json().as_bytes())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let partial = path.with_extension("partial");
     std::fs::write(&partial, bytes).with_context(|| format!("cannot write {}", partial.display()))?;
     std::fs::rename(&partial, path).with_context(|| format!("cannot move {} into place", path.display()))

@@ -4,6 +4,8 @@
 //! - PyTorch state dicts as safetensors, with torchvision's key names (`conv1.weight`,
 //!   `layer1.0.downsample.0.weight`, `fc.weight`) or fastai's `cnn_learner` names
 //!   (`0.4.0.conv1.weight` for the body, `1.2.weight`..`1.8.weight` for the head).
+//!   [`to_torch_safetensors`] writes them back, for loading a Woofcam model in PyTorch;
+//!   the trainer reads `.pth` checkpoints with [`apply_torch_tensors`] and [`check_torch_load`].
 
 use burn::store::{
     ApplyResult, BurnpackStore, HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter,
@@ -14,6 +16,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::model::ResNet;
+
+use std::collections::BTreeMap;
+
+use burn::store::burn_pack::Tensor as PackTensor;
+use burn::store::{BurnToPyTorchAdapter, FloatCastAdapter, ModuleAdapter, PathFilter};
+use burn::tensor::DType;
+
+use crate::metadata::ModelMetadata;
+use crate::model::HeadKind;
 
 /// Key names of a PyTorch state dict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +127,232 @@ fn check_complete(result: &ApplyResult) -> Result<(), Error> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------
+// PyTorch state dicts out: the inverse of `load_torch_safetensors`.
+
+impl TorchLayout {
+    /// The layout whose names cover a model's head: fastai's for fastai's head, torchvision's
+    /// for torchvision's (neither layout names the other's head).
+    pub fn for_head(head: HeadKind) -> Self {
+        match head {
+            HeadKind::Torchvision => TorchLayout::Torchvision,
+            HeadKind::Fastai => TorchLayout::Fastai,
+        }
+    }
+
+    /// The head these key names belong to.
+    pub fn head(self) -> HeadKind {
+        match self {
+            TorchLayout::Torchvision => HeadKind::Torchvision,
+            TorchLayout::Fastai => HeadKind::Fastai,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TorchLayout::Torchvision => "torchvision",
+            TorchLayout::Fastai => "fastai",
+        }
+    }
+
+    /// The rewrites from PyTorch keys to this crate's parameter paths as a [`KeyRemapper`],
+    /// for readers other than [`load_torch_safetensors`] (the trainer's `.pth` loader).
+    pub fn key_remapper(self) -> Result<KeyRemapper, Error> {
+        let mut remapper = KeyRemapper::new();
+        for (from, to) in self.remapping() {
+            remapper = remapper.add_pattern(from, to).map_err(|e| Error::Weights(e.to_string()))?;
+        }
+        Ok(remapper)
+    }
+
+    /// (this crate's path prefix, PyTorch key prefix) of every module with weights.
+    fn prefixes(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            TorchLayout::Torchvision => &[
+                ("body.conv1.", "conv1."),
+                ("body.bn1.", "bn1."),
+                ("body.layer1.", "layer1."),
+                ("body.layer2.", "layer2."),
+                ("body.layer3.", "layer3."),
+                ("body.layer4.", "layer4."),
+                ("head.fc.", "fc."),
+            ],
+            TorchLayout::Fastai => &[
+                ("body.conv1.", "0.0."),
+                ("body.bn1.", "0.1."),
+                ("body.layer1.", "0.4."),
+                ("body.layer2.", "0.5."),
+                ("body.layer3.", "0.6."),
+                ("body.layer4.", "0.7."),
+                ("head.bn1.", "1.2."),
+                ("head.linear1.", "1.4."),
+                ("head.bn2.", "1.6."),
+                ("head.linear2.", "1.8."),
+            ],
+        }
+    }
+
+    /// The PyTorch key of a parameter path of this crate, written with PyTorch's parameter
+    /// names (`weight`/`bias` for BatchNorm, as [`BurnToPyTorchAdapter`] renames them);
+    /// `None` where the layout has no name for it.
+    pub fn torch_key(self, path: &str) -> Option<String> {
+        let (ours, theirs) = self.prefixes().iter().find(|(ours, _)| path.starts_with(ours))?;
+        let key = format!("{theirs}{}", &path[ours.len()..]);
+        Some(key.replace(".downsample.conv.", ".downsample.0.").replace(".downsample.bn.", ".downsample.1."))
+    }
+}
+
+/// Key of the Woofcam metadata (JSON) in a safetensors header's `__metadata__`.
+pub const SAFETENSORS_METADATA_KEY: &str = "woofcam";
+
+/// The model as a PyTorch state dict in safetensors, with `layout`'s key names, so that
+/// `model.load_state_dict(safetensors.torch.load_file(..))` (strict) takes it: fastai's
+/// `create_vision_model(resnet34, n)` for [`TorchLayout::Fastai`], torchvision's
+/// `resnet34(num_classes=n)` for [`TorchLayout::Torchvision`]. Linear weights go back to
+/// PyTorch's `[out, in]`, BatchNorm's `gamma`/`beta` to `weight`/`bias`, and every BatchNorm
+/// gets the `num_batches_tracked` counter PyTorch's state dicts carry (0: eval mode ignores
+/// it). Everything is f32. `metadata`, when given, goes into the header as JSON under
+/// [`SAFETENSORS_METADATA_KEY`], next to `"format": "pt"`.
+pub fn to_torch_safetensors(
+    model: &ResNet,
+    layout: TorchLayout,
+    metadata: Option<&ModelMetadata>,
+) -> Result<Vec<u8>, Error> {
+    let head = model.head_kind();
+    if layout.head() != head {
+        return Err(Error::Weights(format!(
+            "the {} layout has no key names for {} head; use the {} layout",
+            layout.name(),
+            match head {
+                HeadKind::Fastai => "fastai's",
+                HeadKind::Torchvision => "torchvision's",
+            },
+            TorchLayout::for_head(head).name()
+        )));
+    }
+    let mut entries = Vec::new();
+    for tensor in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true) {
+        let key = layout
+            .torch_key(&tensor.name)
+            .ok_or_else(|| Error::Weights(format!("no {} key name for `{}`", layout.name(), tensor.name)))?;
+        let (_, dtype, shape, _, bytes) = tensor.into_parts().map_err(|e| Error::Weights(e.to_string()))?;
+        let dtype = match dtype {
+            DType::F32 => "F32",
+            DType::F16 => "F16",
+            other => return Err(Error::Weights(format!("cannot write `{key}` of type {other:?} for PyTorch"))),
+        };
+        if let Some(module) = key.strip_suffix(".running_var") {
+            let counter = format!("{module}.num_batches_tracked");
+            entries.push(SafetensorsEntry {
+                key: counter,
+                dtype: "I64",
+                shape: vec![],
+                bytes: 0i64.to_le_bytes().to_vec(),
+            });
+        }
+        entries.push(SafetensorsEntry { key, dtype, shape: shape.to_vec(), bytes: bytes.to_vec() });
+    }
+    let mut header_metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+    if let Some(meta) = metadata {
+        header_metadata.insert(SAFETENSORS_METADATA_KEY.to_string(), meta.to_json());
+    }
+    Ok(write_safetensors(entries, &header_metadata))
+}
+
+/// The Woofcam metadata a [`to_torch_safetensors`] file carries, if any.
+pub fn safetensors_metadata(bytes: &[u8]) -> Result<Option<ModelMetadata>, Error> {
+    let bad = |why: &str| Error::Weights(format!("not a safetensors file: {why}"));
+    let length = bytes.get(..8).ok_or_else(|| bad("shorter than its header length"))?;
+    let length = u64::from_le_bytes(length.try_into().expect("8 bytes")) as usize;
+    let header = bytes.get(8..8usize.saturating_add(length)).ok_or_else(|| bad("cut short in its header"))?;
+    let header: serde_json::Value = serde_json::from_slice(header).map_err(|e| bad(&e.to_string()))?;
+    match header.pointer(&format!("/__metadata__/{SAFETENSORS_METADATA_KEY}")).and_then(|v| v.as_str()) {
+        Some(text) => ModelMetadata::from_json(text).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// One tensor of a safetensors file: its key, dtype name, shape and little-endian bytes.
+struct SafetensorsEntry {
+    key: String,
+    dtype: &'static str,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+/// The safetensors format: an 8-byte little-endian header length, the JSON header (padded
+/// with spaces to a multiple of 8 bytes) and the tensors' bytes. The widest dtypes come
+/// first, so every tensor starts at a multiple of its element size, as the official
+/// writer arranges it.
+fn write_safetensors(mut entries: Vec<SafetensorsEntry>, metadata: &BTreeMap<String, String>) -> Vec<u8> {
+    let width = |dtype: &str| {
+        if dtype == "I64" {
+            8
+        } else if dtype == "F32" {
+            4
+        } else {
+            2
+        }
+    };
+    entries.sort_by(|a, b| width(b.dtype).cmp(&width(a.dtype)).then_with(|| a.key.cmp(&b.key)));
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), serde_json::json!(metadata));
+    let mut offset = 0;
+    for entry in &entries {
+        let end = offset + entry.bytes.len();
+        let info = serde_json::json!({"dtype": entry.dtype, "shape": entry.shape, "data_offsets": [offset, end]});
+        header.insert(entry.key.clone(), info);
+        offset = end;
+    }
+    let mut text = serde_json::Value::Object(header).to_string();
+    while !text.len().is_multiple_of(8) {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + offset);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    for entry in entries {
+        out.extend_from_slice(&entry.bytes);
+    }
+    out
+}
+
+/// Loads tensors read from any PyTorch source (already renamed to this crate's paths) into
+/// `model` with PyTorch's conventions ([`load_torch_safetensors`]' adapter), widened to f32.
+/// Returns the load's result for the caller to judge; see [`check_torch_load`].
+pub fn apply_torch_tensors(model: &mut ResNet, tensors: Vec<PackTensor>, filter: Option<PathFilter>) -> ApplyResult {
+    let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32));
+    model.apply(tensors, filter, Some(Box::new(adapter)), true)
+}
+
+/// Refuses a PyTorch load that hit errors, left parameters without a value (among those
+/// starting with `prefix`, e.g. `body.` for a body-only load), or, when `strict`, found
+/// tensors the model has no place for (other than BatchNorm's `num_batches_tracked`).
+pub fn check_torch_load(result: &ApplyResult, prefix: &str, strict: bool) -> Result<(), Error> {
+    if let Some(error) = result.errors.first() {
+        return Err(Error::Weights(format!("{error} ({} errors in all)", result.errors.len())));
+    }
+    let missing: Vec<&str> =
+        result.missing.iter().map(|(path, _)| path.as_str()).filter(|p| p.starts_with(prefix)).collect();
+    if !missing.is_empty() {
+        return Err(Error::Weights(format!(
+            "{} parameters are missing from the checkpoint, e.g. {}; is it a ResNet of this architecture and layout?",
+            missing.len(),
+            missing.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let unused: Vec<&str> =
+        result.unused.iter().map(String::as_str).filter(|k| !k.ends_with(".num_batches_tracked")).collect();
+    if strict && !unused.is_empty() {
+        return Err(Error::Weights(format!(
+            "{} tensors of the checkpoint have no place in the model, e.g. {}; is it another architecture?",
+            unused.len(),
+            unused.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +398,88 @@ mod tests {
         // A model of another shape (ResNet18 weights into a ResNet34) is refused.
         let resnet34 = ResNetConfig::fastai_resnet34(10).init(&device);
         assert!(from_burnpack(resnet34, bytes, Precision::F32).is_err());
+    }
+
+    /// `model` with BatchNorm statistics and affine parameters drawn away from their
+    /// defaults (0 / 1), so that a load that dropped or swapped any of them shows in the logits.
+    fn with_random_statistics(mut model: ResNet) -> ResNet {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let tensors = model
+            .collect(None, None, false)
+            .into_iter()
+            .map(|tensor| {
+                let (low, high) = match tensor.name.rsplit('.').next().unwrap_or_default() {
+                    "running_mean" | "beta" => (-0.2, 0.2),
+                    "running_var" | "gamma" => (0.5, 1.5),
+                    _ => return tensor,
+                };
+                let values: Vec<f32> = (0..tensor.shape.num_elements()).map(|_| low + (high - low) * next()).collect();
+                let bytes = burn::tensor::Bytes::from_elems(values);
+                PackTensor::new(tensor.name.clone(), DType::F32, tensor.shape.clone(), tensor.param_id, bytes)
+            })
+            .collect();
+        let result = model.apply(tensors, None, None, false);
+        assert!(result.errors.is_empty() && result.missing.is_empty(), "{result}");
+        model
+    }
+
+    #[test]
+    fn torch_safetensors_round_trips_exactly_in_both_layouts() {
+        let device = Device::flex();
+        let input = Tensor::<4>::random([2, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+        let cases = [
+            (HeadKind::Fastai, TorchLayout::Fastai, "1.8.weight", "0.5.0.downsample.1.num_batches_tracked"),
+            (HeadKind::Torchvision, TorchLayout::Torchvision, "fc.weight", "layer2.0.downsample.1.num_batches_tracked"),
+        ];
+        for (head, layout, last_linear, counter) in cases {
+            let config = ResNetConfig::new(ResNetBodyConfig::resnet18(), head, 7);
+            let model = with_random_statistics(config.init(&device)).valid();
+            let expected = logits(&model, &input);
+            let bytes = to_torch_safetensors(&model, layout, None).unwrap();
+
+            // What PyTorch sees: its key names, [out, in] linear weights, the counters.
+            let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+            let last = file.tensor(last_linear).unwrap();
+            assert_eq!(last.shape(), [7, 512], "{layout:?}");
+            let counter = file.tensor(counter).unwrap();
+            assert_eq!((counter.dtype(), counter.shape()), (safetensors::Dtype::I64, &[][..]));
+            let blocks = file.names().iter().filter(|k| k.ends_with(".conv2.weight")).count();
+            assert_eq!(blocks, 8, "{layout:?}: every block of a ResNet18");
+            assert!(file.names().iter().all(|k| !k.contains("gamma") && !k.contains("body")), "{layout:?}");
+
+            let loaded = load_torch_safetensors(config.init(&device), bytes, layout).unwrap().valid();
+            assert_eq!(logits(&loaded, &input), expected, "{layout:?}");
+        }
+    }
+
+    #[test]
+    fn torch_layout_must_name_the_models_head() {
+        let model = small().init(&Device::flex());
+        let error = to_torch_safetensors(&model, TorchLayout::Torchvision, None).unwrap_err();
+        assert!(error.to_string().contains("use the fastai layout"), "{error}");
+        assert_eq!(TorchLayout::for_head(HeadKind::Torchvision), TorchLayout::Torchvision);
+        assert_eq!(
+            TorchLayout::Fastai.torch_key("body.layer4.0.downsample.bn.running_var").unwrap(),
+            "0.7.0.downsample.1.running_var"
+        );
+        assert_eq!(TorchLayout::Torchvision.torch_key("head.fc.bias").unwrap(), "fc.bias");
+        assert_eq!(TorchLayout::Torchvision.torch_key("head.linear2.weight"), None);
+    }
+
+    #[test]
+    fn safetensors_export_carries_the_metadata() {
+        let model = small().init(&Device::flex());
+        let mut meta = crate::metadata::ModelMetadata::imagewoof(96);
+        meta.architecture = "resnet18".into();
+        let bytes = to_torch_safetensors(&model, TorchLayout::Fastai, Some(&meta)).unwrap();
+        assert_eq!(safetensors_metadata(&bytes).unwrap(), Some(meta));
+        let plain = to_torch_safetensors(&model, TorchLayout::Fastai, None).unwrap();
+        assert_eq!(safetensors_metadata(&plain).unwrap(), None);
+        assert!(safetensors_metadata(b"short").is_err());
+        assert!(safetensors_metadata(&[255; 16]).is_err());
     }
 }

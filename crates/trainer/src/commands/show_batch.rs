@@ -13,6 +13,7 @@ use image::{Rgb, RgbImage};
 use woofcam::image::Normalization;
 
 use crate::data::{Batch, Dataset, FolderOptions, Loader, LoaderConfig, Split, Transform};
+use crate::render::{WHITE, columns, draw_text, wrap};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,7 +57,7 @@ pub fn run(args: Args) -> Result<()> {
     let transform = Transform::new(args.resize, args.size);
     let norm = transform.normalization;
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    let config = LoaderConfig { batch_size: args.n as usize, workers, prefetch: 1, seed: args.seed };
+    let config = LoaderConfig { batch_size: args.n as usize, workers, prefetch: 1, seed: args.seed, drop_last: false };
     let batch = Loader::new(items, args.split, transform, config).epoch(0).next().context("the split has no images")?;
     for skipped in &batch.skipped {
         eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
@@ -73,11 +74,6 @@ pub fn run(args: Args) -> Result<()> {
         grid.height()
     );
     Ok(())
-}
-
-/// Columns of a near-square grid of `n` cells.
-fn columns(n: usize) -> u32 {
-    (1..).find(|c: &u32| (*c as usize) * (*c as usize) >= n).unwrap_or(1)
 }
 
 /// The batch's samples in rows, each with its label on a dark bar beneath.
@@ -103,58 +99,8 @@ fn grid(batch: &Batch, names: &[&str], size: u32, norm: &Normalization) -> RgbIm
             }
         }
         for (line, text) in wrap(name, (size / 8) as usize).iter().take(2).enumerate() {
-            draw_text(&mut out, text, x0 + 1, y0 + size + 2 + line as u32 * LINE);
+            draw_text(&mut out, text, x0 + 1, y0 + size + 2 + line as u32 * LINE, WHITE);
         }
     }
     out
-}
-
-/// Splits at spaces into lines of at most `width` characters; a longer word is cut.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for word in text.split(' ') {
-        let word: String = word.chars().take(width).collect();
-        match lines.last_mut() {
-            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
-                line.push(' ');
-                line.push_str(&word);
-            }
-            _ => lines.push(word),
-        }
-    }
-    lines
-}
-
-/// White 8x8 glyphs from `font8x8`'s public-domain basic Latin set (bit 0 is the leftmost
-/// pixel); characters outside ASCII are drawn as `?`.
-fn draw_text(image: &mut RgbImage, text: &str, x: u32, y: u32) {
-    for (k, ch) in text.chars().enumerate() {
-        let code = if ch.is_ascii() { ch as usize } else { '?' as usize };
-        let glyph = font8x8::legacy::BASIC_LEGACY[code];
-        for (row, bits) in glyph.iter().enumerate() {
-            for col in 0..8 {
-                let (px, py) = (x + k as u32 * 8 + col, y + row as u32);
-                if bits >> col & 1 == 1 && px < image.width() && py < image.height() {
-                    image.put_pixel(px, py, Rgb([255; 3]));
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grid_is_near_square() {
-        assert_eq!([1, 2, 4, 5, 9, 10, 16].map(columns), [1, 2, 2, 3, 3, 4, 4]);
-    }
-
-    #[test]
-    fn labels_wrap_at_spaces() {
-        assert_eq!(wrap("Old English sheepdog", 16), ["Old English", "sheepdog"]);
-        assert_eq!(wrap("Shih-Tzu", 16), ["Shih-Tzu"]);
-        assert_eq!(wrap("Rhodesian ridgeback", 6), ["Rhodes", "ridgeb"]);
-    }
 }

@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use image::RgbImage;
-use woofcam::image::{DecodeLimits, decode};
+use woofcam::image::{DecodeLimits, Normalization, decode};
 
 use super::{Item, Split, SplitMix64, Transform};
 
@@ -29,6 +29,10 @@ pub struct LoaderConfig {
     /// Finished batches that may wait for the consumer; bounds memory.
     pub prefetch: usize,
     pub seed: u64,
+    /// Leave out the last batch when it is smaller than `batch_size`, as fastai does on
+    /// train (`drop_last=True`): a batch of one would break BatchNorm's batch statistics, and
+    /// a small one gives a noisy step at full learning rate.
+    pub drop_last: bool,
 }
 
 /// A file left out of a batch, and why.
@@ -68,6 +72,17 @@ impl Loader {
         Self { items: Arc::new(items), split, transform: Arc::new(transform), config }
     }
 
+    /// How the batches' pixels are normalised.
+    pub fn normalization(&self) -> Normalization {
+        self.transform.normalization
+    }
+
+    /// Batches in every epoch (the learning-rate schedule counts them before any is made).
+    pub fn batches_per_epoch(&self) -> usize {
+        let (n, size) = (self.items.len(), self.config.batch_size);
+        if self.config.drop_last { n / size } else { n.div_ceil(size) }
+    }
+
     /// The item order of an epoch: shuffled on train (fastai's `shuffle=True`), as listed
     /// on valid.
     fn order(&self, epoch: u64) -> Vec<usize> {
@@ -83,8 +98,11 @@ impl Loader {
     /// order. Dropping it early stops the workers.
     pub fn epoch(&self, epoch: u64) -> Epoch {
         let order = self.order(epoch);
-        let jobs: Arc<Vec<Vec<usize>>> =
-            Arc::new(order.chunks(self.config.batch_size).map(<[usize]>::to_vec).collect());
+        let mut jobs: Vec<Vec<usize>> = order.chunks(self.config.batch_size).map(<[usize]>::to_vec).collect();
+        if self.config.drop_last && jobs.last().is_some_and(|job| job.len() < self.config.batch_size) {
+            jobs.pop();
+        }
+        let jobs = Arc::new(jobs);
         let next_job = Arc::new(AtomicUsize::new(0));
         let (sender, receiver) = sync_channel(self.config.prefetch);
         let workers = (0..self.config.workers.min(jobs.len()))
@@ -228,7 +246,7 @@ mod tests {
     }
 
     fn config(batch_size: usize, workers: usize) -> LoaderConfig {
-        LoaderConfig { batch_size, workers, prefetch: 2, seed: 42 }
+        LoaderConfig { batch_size, workers, prefetch: 2, seed: 42, drop_last: false }
     }
 
     fn loader(root: &Path, split: Split, config: LoaderConfig) -> Loader {
@@ -267,6 +285,17 @@ mod tests {
         assert_eq!(sorted, [0, 0, 1, 1, 2, 2]);
         // Another epoch reshuffles and redraws the augmentation.
         assert_ne!(one, run(3, 1));
+    }
+
+    #[test]
+    fn drop_last_leaves_out_the_short_batch() {
+        let dir = small_folder();
+        let config = LoaderConfig { drop_last: true, ..config(3, 2) };
+        let loader = loader(dir.path(), Split::Train, config);
+        assert_eq!(loader.batches_per_epoch(), 2); // 7 files: 3 + 3, the last 1 left out
+        let batches: Vec<Batch> = loader.epoch(0).collect();
+        assert_eq!(batches.len(), 2);
+        assert!(batches.iter().all(|b| b.len + b.skipped.len() == 3));
     }
 
     #[test]

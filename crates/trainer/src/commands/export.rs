@@ -1,0 +1,285 @@
+//! `trainer export`: the weights the viewer loads, or a PyTorch state dict.
+//!
+//! - `--format burnpack` (default): `NAME.bpk` + `NAME.json`. With `--precision auto`
+//!   (default) the validation photos (a fixed subset, or all) go through the model in f32
+//!   and as the viewer would load it in f16; f16 is chosen when every logit stays within
+//!   `--tolerance` (1e-2) of f32, else f32. The metadata keeps the checkpoint's training
+//!   record and adds the validation accuracy measured here.
+//! - `--format safetensors`: the same model as a PyTorch state dict (f32) with fastai's key
+//!   names (`create_vision_model(resnet34, n)`) or torchvision's (`resnet34(num_classes=n)`),
+//!   which `load_state_dict(.., strict=True)` takes; the metadata rides in the header.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde_json::{Value, json};
+use woofcam::metadata::ModelMetadata;
+use woofcam::model::ResNet;
+use woofcam::weights::{Precision, TorchLayout, from_burnpack, to_burnpack, to_torch_safetensors};
+
+use crate::data::{Dataset, FolderOptions, Item, Transform};
+use crate::interpret::{Interpretation, model_labels, run_batches};
+use crate::model_file::{metadata_path, write_atomically};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Woofcam's burnpack weights and JSON metadata, for the viewer.
+    Burnpack,
+    /// A PyTorch state dict in safetensors.
+    Safetensors,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// f16 where it keeps the logits within the tolerance of f32 on the checked photos.
+    Auto,
+    F16,
+    F32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutArg {
+    /// The one that names the model's head: fastai's for fastai's head.
+    Auto,
+    /// fastai's `nn.Sequential(body, head)`: `0.4.0.conv1.weight`, `1.8.weight`.
+    Fastai,
+    /// torchvision's ResNet: `layer1.0.conv1.weight`, `fc.weight` (torchvision head only).
+    Torchvision,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The checkpoint to export (`NAME.bpk` with `NAME.json` beside it).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Where to write: `DIR/NAME.bpk` (metadata to `DIR/NAME.json`) or `DIR/NAME.safetensors`.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Burnpack)]
+    format: Format,
+    /// Data folder whose `val/` photos check f16 and measure the accuracy recorded in the metadata.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
+    precision: PrecisionArg,
+    /// Largest |logit f16 - logit f32| that still allows f16.
+    #[arg(long, default_value_t = 1e-2)]
+    tolerance: f64,
+    /// Validation photos to check: a number (the first ones of each class, spread evenly
+    /// over the classes) or `all`.
+    #[arg(long, default_value = "200")]
+    check_images: CheckImages,
+    /// Key names of a safetensors export.
+    #[arg(long, value_enum, default_value_t = LayoutArg::Auto)]
+    layout: LayoutArg,
+    /// Photos per forward pass of the check.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    batch: u32,
+}
+
+/// `--check-images`: how many validation photos the check uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckImages {
+    All,
+    Count(usize),
+}
+
+impl std::str::FromStr for CheckImages {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "all" => Ok(CheckImages::All),
+            n => match n.parse::<usize>() {
+                Ok(0) | Err(_) => Err(format!("expected a positive number of photos or `all`, got `{s}`")),
+                Ok(n) => Ok(CheckImages::Count(n)),
+            },
+        }
+    }
+}
+
+/// The outcome of running the checked photos through f32 and f16.
+struct Check {
+    images: usize,
+    skipped: usize,
+    max_diff: f32,
+    f32: Interpretation,
+    f16: Interpretation,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
+        bail!("--tolerance must be a non-negative number, got {}", args.tolerance);
+    }
+    let device = Device::flex();
+    let (model, meta) = crate::model_file::load(&args.weights, &device)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    match args.format {
+        Format::Burnpack => export_burnpack(&args, &model, meta, &device),
+        Format::Safetensors => export_safetensors(&args, &model, meta, &device),
+    }
+}
+
+fn export_burnpack(args: &Args, model: &ResNet, mut meta: ModelMetadata, device: &Device) -> Result<()> {
+    if args.out.extension().is_some_and(|e| e == "json") {
+        bail!("--out names the weights file (NAME.bpk); the metadata goes beside it as NAME.json");
+    }
+    let check = match &args.data {
+        Some(data) => Some(check(args, data, model, &meta, device)?),
+        None if args.precision == PrecisionArg::Auto => bail!(
+            "--precision auto compares f16 with f32 on validation photos: pass --data DIR, or choose --precision f16 or f32"
+        ),
+        None => None,
+    };
+    let precision = match (args.precision, &check) {
+        (PrecisionArg::F16, _) => Precision::F16,
+        (PrecisionArg::F32, _) => Precision::F32,
+        (PrecisionArg::Auto, Some(check)) if f64::from(check.max_diff) <= args.tolerance => Precision::F16,
+        (PrecisionArg::Auto, _) => Precision::F32,
+    };
+    let f32_bytes = to_burnpack(model, Precision::F32)?;
+    let f16_bytes = to_burnpack(model, Precision::F16)?;
+    if let Some(check) = &check {
+        println!(
+            "max |logit f16 - logit f32| = {:.6} over {} photos x {} classes ({} skipped); tolerance {}",
+            check.max_diff,
+            check.images,
+            meta.classes.len(),
+            check.skipped,
+            args.tolerance
+        );
+        println!("val accuracy on those photos: f32 {:.4}, f16 {:.4}", check.f32.accuracy(), check.f16.accuracy());
+    }
+    let choice = match (args.precision, precision) {
+        (PrecisionArg::Auto, Precision::F16) => "f16 (within the tolerance)",
+        (PrecisionArg::Auto, Precision::F32) => "f32 (f16 moves the logits more than the tolerance)",
+        (_, Precision::F16) => "f16 (as asked)",
+        (_, Precision::F32) => "f32 (as asked)",
+    };
+    println!("precision: {choice}; file sizes: f32 {}, f16 {}", megabytes(f32_bytes.len()), megabytes(f16_bytes.len()));
+
+    meta.dtype = precision;
+    meta.training = Some(training_record(meta.training.take(), args, check.as_ref(), precision));
+    let bytes = if precision == Precision::F16 { f16_bytes } else { f32_bytes };
+    write_atomically(&args.out, &bytes)?;
+    let meta_path = metadata_path(&args.out);
+    write_atomically(&meta_path, meta.to_json().as_bytes())?;
+    println!("wrote {} ({}) and {}", args.out.display(), megabytes(bytes.len()), meta_path.display());
+    Ok(())
+}
+
+fn export_safetensors(args: &Args, model: &ResNet, mut meta: ModelMetadata, device: &Device) -> Result<()> {
+    if args.precision == PrecisionArg::F16 {
+        bail!("a safetensors export is f32 (PyTorch's own precision); leave out --precision");
+    }
+    let layout = match args.layout {
+        LayoutArg::Auto => TorchLayout::for_head(model.head_kind()),
+        LayoutArg::Fastai => TorchLayout::Fastai,
+        LayoutArg::Torchvision => TorchLayout::Torchvision,
+    };
+    if let Some(data) = &args.data {
+        let check = check(args, data, model, &meta, device)?;
+        println!("val accuracy on {} photos: {:.4}", check.images, check.f32.accuracy());
+        meta.training = Some(training_record(meta.training.take(), args, Some(&check), Precision::F32));
+    }
+    meta.dtype = Precision::F32;
+    let bytes = to_torch_safetensors(model, layout, Some(&meta))?;
+    write_atomically(&args.out, &bytes)?;
+    let loader = match layout {
+        TorchLayout::Fastai => format!("fastai's create_vision_model(resnet34, {})", meta.classes.len()),
+        TorchLayout::Torchvision => format!("torchvision's resnet34(num_classes={})", meta.classes.len()),
+    };
+    println!(
+        "wrote {} ({}, {} key names: load_state_dict of {loader} takes it)",
+        args.out.display(),
+        megabytes(bytes.len()),
+        layout.name()
+    );
+    Ok(())
+}
+
+/// Runs the checked validation photos through the model in f32 and in f16 (as the viewer
+/// loads it: written with [`to_burnpack`] and read back with [`from_burnpack`]).
+fn check(args: &Args, data_dir: &Path, model: &ResNet, meta: &ModelMetadata, device: &Device) -> Result<Check> {
+    let [height, width] = meta.input_size;
+    if height != width {
+        bail!("the check needs a square input size; the model's is {height}x{width}");
+    }
+    let num_classes = meta.classes.len();
+    let max_per_class = match args.check_images {
+        CheckImages::All => None,
+        CheckImages::Count(n) => Some(n.div_ceil(num_classes)),
+    };
+    let data = Dataset::from_folder(data_dir, FolderOptions { max_per_class })?;
+    let labels = model_labels(&data, meta)?;
+    let mut items: Vec<Item> = data.valid.into_iter().map(|item| Item { label: labels[item.label], ..item }).collect();
+    if let CheckImages::Count(n) = args.check_images {
+        items.truncate(n);
+    }
+    if items.is_empty() {
+        bail!("{} has no validation photos to check on", data_dir.display());
+    }
+    let f16_model =
+        from_burnpack(meta.config()?.init(device), to_burnpack(model, Precision::F16)?, Precision::F16)?.valid();
+    let mut transform = Transform::new(height as u32, height as u32);
+    transform.normalization = meta.normalization;
+
+    let (mut f32_interp, mut f16_interp) = (Interpretation::new(meta), Interpretation::new(meta));
+    let mut max_diff = 0f32;
+    let summary = run_batches(&items, transform, args.batch as usize, "check", |batch| {
+        let input = Tensor::from_data(TensorData::new(batch.images, [batch.len, 3, batch.size, batch.size]), device);
+        let read = |t: Tensor<2>| -> Result<Vec<f32>> {
+            t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))
+        };
+        let full = read(model.forward(input.clone()))?;
+        let half = read(f16_model.forward(input))?;
+        for (a, b) in full.iter().zip(&half) {
+            // A NaN in either makes f16 unusable.
+            let diff = (a - b).abs();
+            max_diff = if diff.is_nan() { f32::INFINITY } else { max_diff.max(diff) };
+        }
+        for (i, (path, &label)) in batch.paths.iter().zip(&batch.labels).enumerate() {
+            let row = i * num_classes..(i + 1) * num_classes;
+            f32_interp.add(path, label, &full[row.clone()]);
+            f16_interp.add(path, label, &half[row]);
+        }
+        Ok(())
+    })?;
+    if f32_interp.total() == 0 {
+        bail!("none of the {} validation photos could be read", items.len());
+    }
+    Ok(Check { images: f32_interp.total(), skipped: summary.skipped.len(), max_diff, f32: f32_interp, f16: f16_interp })
+}
+
+/// The checkpoint's training record with what this export measured added: the validation
+/// accuracy (of the precision written) and the f16 check.
+fn training_record(previous: Option<Value>, args: &Args, check: Option<&Check>, precision: Precision) -> Value {
+    let mut record = match previous {
+        Some(Value::Object(map)) => map,
+        Some(other) => serde_json::Map::from_iter([("record".to_string(), other)]),
+        None => serde_json::Map::new(),
+    };
+    let mut export = json!({
+        "from": args.weights.display().to_string(),
+        "precision": precision,
+    });
+    if let Some(check) = check {
+        let chosen = if precision == Precision::F16 { &check.f16 } else { &check.f32 };
+        record.insert("val_accuracy".into(), json!(chosen.accuracy()));
+        record.insert("val_images".into(), json!(check.images));
+        export["check_images"] = json!(check.images);
+        export["max_logit_diff_f16"] = json!(check.max_diff);
+        export["tolerance"] = json!(args.tolerance);
+        export["val_accuracy_f32"] = json!(check.f32.accuracy());
+        export["val_accuracy_f16"] = json!(check.f16.accuracy());
+    }
+    record.insert("export".into(), export);
+    Value::Object(record)
+}
+
+fn megabytes(bytes: usize) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}

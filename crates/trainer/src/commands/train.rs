@@ -1,0 +1,135 @@
+//! `trainer train`: the notebook's recipe (`cnn_learner(dls, resnet34, metrics=error_rate)`,
+//! `fit_flat_cos` frozen, `unfreeze`, `fit_flat_cos` again) as one command.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+use crate::device::Backend;
+use crate::train::{DistillConfig, Phase, RunDir, RunState, Session, TrainConfig, fit};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The data folder: `train/<class>/*` and `val/<class>/*` (Imagewoof's layout).
+    #[arg(long, required_unless_present = "resume")]
+    data: Option<PathBuf>,
+    /// The run folder: checkpoints, `best.bpk` and `run.json` go here.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run in --out from its last completed epoch, with its saved recipe.
+    #[arg(long)]
+    resume: bool,
+    /// Epochs with the whole network training (the notebook's second `fit_flat_cos`).
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// Peak learning rate of those epochs [default: 1e-4 after a frozen phase, 4e-3 from scratch].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Epochs with the body's convolutions frozen first [default: 5 with --pretrained, else 0:
+    /// freezing a randomly initialised body only wastes epochs].
+    #[arg(long)]
+    frozen_epochs: Option<usize>,
+    /// Peak learning rate of the frozen epochs.
+    #[arg(long, default_value_t = 1e-3)]
+    frozen_lr: f64,
+    /// fastai's item transform `Resize(resize)`: random crop on train, centre crop on valid.
+    #[arg(long, default_value_t = 320, value_parser = clap::value_parser!(u32).range(16..=2048))]
+    resize: u32,
+    /// The network's input size after augmentation (`aug_transforms(size=...)`).
+    #[arg(long, default_value_t = 224, value_parser = clap::value_parser!(u32).range(16..=2048))]
+    size: u32,
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(2..=4096))]
+    batch_size: u64,
+    /// `resnet34` (the notebook's) or `resnet18`.
+    #[arg(long, default_value = "resnet34", value_parser = ["resnet34", "resnet18"])]
+    arch: String,
+    /// A torchvision ImageNet checkpoint (`.pth`) to start the body from.
+    #[arg(long)]
+    pretrained: Option<PathBuf>,
+    /// Use at most this many images per class and split (a quick run).
+    #[arg(long)]
+    max_per_class: Option<usize>,
+    /// Knowledge distillation: the folder of an ImageNet MobileNet v1 (TensorFlow.js) whose
+    /// soft targets for the Imagewoof classes the model also learns from.
+    #[arg(long)]
+    teacher: Option<PathBuf>,
+    /// Weight of the teacher's soft targets against the labels (0 = labels only, 1 = teacher only).
+    #[arg(long, default_value_t = 0.9)]
+    distill_alpha: f64,
+    /// Softmax temperature of the distillation term.
+    #[arg(long, default_value_t = 2.0)]
+    distill_temperature: f64,
+    /// Decides the initial weights, data order, augmentation and dropout.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    device: Backend,
+    /// Threads decoding and augmenting photos [default: the number of cores].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Stop after this many epochs in this session; `--resume` continues later.
+    #[arg(long)]
+    stop_after: Option<usize>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let run = RunDir::new(&args.out);
+    let state = if args.resume {
+        let state = run.load_state()?;
+        println!("recipe from {}/run.json (other recipe options are ignored)", args.out.display());
+        state
+    } else {
+        if run.has_state() {
+            bail!("{} already holds a run; pass --resume to continue it, or choose another --out", args.out.display());
+        }
+        RunState::new(config(&args)?)
+    };
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let state = fit(run, state, Session { workers, stop_after: args.stop_after })?;
+    if state.completed_epochs == state.config.total_epochs() {
+        println!("done; the best model is {}", args.out.join("best.bpk").display());
+    }
+    Ok(())
+}
+
+fn config(args: &Args) -> Result<TrainConfig> {
+    let Some(data) = args.data.clone() else { bail!("--data is needed to start a run") };
+    let pretrained = args.pretrained.is_some();
+    let frozen_epochs = args.frozen_epochs.unwrap_or(if pretrained { 5 } else { 0 });
+    let lr = args.lr.unwrap_or(if frozen_epochs > 0 { 1e-4 } else { 4e-3 });
+    for (name, value) in [("--lr", lr), ("--frozen-lr", args.frozen_lr)] {
+        if !(value.is_finite() && value > 0.0) {
+            bail!("{name} must be a positive number, not {value}");
+        }
+    }
+    if !(0.0..=1.0).contains(&args.distill_alpha) || args.distill_temperature.is_nan() || args.distill_temperature <= 0.0 {
+        bail!("--distill-alpha must be in [0, 1] and --distill-temperature positive");
+    }
+    let mut phases = Vec::new();
+    if frozen_epochs > 0 {
+        phases.push(Phase { epochs: frozen_epochs, lr: args.frozen_lr, frozen: true });
+    }
+    if args.epochs > 0 {
+        phases.push(Phase { epochs: args.epochs, lr, frozen: false });
+    }
+    if phases.is_empty() {
+        bail!("nothing to train: --epochs and --frozen-epochs are both 0");
+    }
+    Ok(TrainConfig {
+        data,
+        max_per_class: args.max_per_class,
+        resize: args.resize,
+        size: args.size,
+        batch_size: args.batch_size as usize,
+        architecture: args.arch.clone(),
+        pretrained: args.pretrained.clone(),
+        phases,
+        distill: args.teacher.clone().map(|teacher| DistillConfig {
+            teacher,
+            alpha: args.distill_alpha,
+            temperature: args.distill_temperature,
+        }),
+        seed: args.seed,
+        backend: args.device,
+    })
+}

@@ -1,0 +1,44 @@
+//! Which hardware the trainer computes on: `--device cpu|wgpu|cuda`.
+//!
+//! The GPU backends are cargo features (`wgpu`, `cuda`) because each pulls in a large
+//! dependency tree and a driver stack; the CPU backend (Burn's `flex`) is always there.
+
+use anyhow::Result;
+use burn::tensor::Device;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Burn's flex backend on the CPU (all cores).
+    Cpu,
+    /// Any GPU through wgpu (Vulkan, Metal, DX12); build with `--features wgpu`.
+    Wgpu,
+    /// An NVIDIA GPU through CUDA; build with `--features cuda`.
+    Cuda,
+}
+
+impl Backend {
+    /// The device, or why this build cannot give it.
+    pub fn device(self) -> Result<Device> {
+        match self {
+            Backend::Cpu => Ok(Device::flex()),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::default())),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Ok(Device::cuda(0)),
+            #[allow(unreachable_patterns)]
+            other => anyhow::bail!(
+                "this trainer was built without the {0} backend; rebuild with `cargo build --release -p woofcam-trainer --features {0}`",
+                other.name()
+            ),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! A knowledge-distillation teacher: Google's ImageNet MobileNet v1 (width 0.75, 224 px,
+//! 2.6 M parameters), loaded from its TensorFlow.js export, giving the Imagewoof classes'
+//! logits for the batches the training loop already has.
+//!
+//! Imagewoof's ten breeds are ImageNet classes, so an ImageNet classifier restricted to
+//! those ten outputs is already a good Imagewoof classifier (94% on val at 224 px) whose
+//! soft targets the student can learn from.
+//!
+//! - [`TfjsWeights`] reads `model.json`'s weights manifest and the float32 shards;
+//! - [`MobileNet`] is the network, [`MobileNet::load_tfjs`] fills it;
+//! - [`imagenet_indices`] maps the student's synsets to ImageNet outputs;
+//! - [`Teacher`] ties them together and converts the student's input.
+
+mod classes;
+mod error;
+mod mobilenet;
+mod tfjs;
+
+use std::path::Path;
+
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use woofcam::image::Normalization;
+use woofcam::labels::IMAGEWOOF;
+
+pub use classes::imagenet_indices;
+pub use error::TeacherError;
+pub use mobilenet::{ConvBnRelu6, DepthwiseSeparable, MobileNet, MobileNetConfig};
+pub use tfjs::TfjsWeights;
+
+/// The input size the published weights were trained at.
+const INPUT_SIZE: usize = 224;
+
+/// The pretrained MobileNet, ready to score the student's batches.
+#[derive(Debug)]
+pub struct Teacher {
+    network: MobileNet,
+    /// ImageNet output index of each Imagewoof class, in the student's class order.
+    classes: Tensor<1, Int>,
+    device: Device,
+}
+
+impl Teacher {
+    /// Loads the TensorFlow.js export in `dir` (`model.json` and its shards) onto `device`
+    /// (always without autodiff: the teacher is never trained).
+    ///
+    /// # Errors
+    ///
+    /// A missing folder or file, a damaged or truncated shard, or a model whose tensors do
+    /// not match MobileNet v1 0.75 (see [`TeacherError`]).
+    pub fn load(dir: &Path, device: &Device) -> Result<Self, TeacherError> {
+        let device = device.clone().without_autodiff();
+        let weights = TfjsWeights::read(dir)?;
+        let network = MobileNetConfig::new().init(&device).load_tfjs(&weights)?;
+        let synsets: Vec<_> = IMAGEWOOF.iter().map(|breed| breed.synset).collect();
+        let indices: Vec<i64> = imagenet_indices(&synsets)?.into_iter().map(|i| i as i64).collect();
+        let classes = Tensor::from_data(TensorData::new(indices, [synsets.len()]), &device);
+        Ok(Self { network, classes, device })
+    }
+
+    /// The teacher's logits `[N, 10]` for the Imagewoof classes, in
+    /// [`woofcam::labels::IMAGEWOOF`] order, for a batch `[N, 3, H, W]` normalised as the
+    /// training pipeline does it (`(pixel / 255 - mean) / std`).
+    ///
+    /// The batch is brought back to MobileNet's `pixel / 127.5 - 1` (one multiply-add per
+    /// channel) and, unless it already is 224x224, resized to it bilinearly. An autodiff
+    /// batch is taken off the graph first: the teacher's forward records nothing, and its
+    /// logits are a constant to the student's loss.
+    ///
+    /// # Panics
+    ///
+    /// If the batch does not have 3 channels.
+    pub fn imagewoof_logits(&self, batch: Tensor<4>, normalization: &Normalization) -> Tensor<2> {
+        let x = batch.without_autodiff().to_device(&self.device);
+        // pixel / 255 = x * std + mean, so pixel / 127.5 - 1 = x * 2 std + (2 mean - 1).
+        let scale = Tensor::<1>::from_floats(normalization.std.map(|s| 2.0 * s), &self.device);
+        let shift = Tensor::<1>::from_floats(normalization.mean.map(|m| 2.0 * m - 1.0), &self.device);
+        let x = x * scale.reshape([1, 3, 1, 1]) + shift.reshape([1, 3, 1, 1]);
+        let [_, _, height, width] = x.dims();
+        let x = if [height, width] == [INPUT_SIZE, INPUT_SIZE] {
+            x
+        } else {
+            let options = InterpolateOptions::new(InterpolateMode::Bilinear)
+                .with_align_corners(false)
+                .with_output_size([INPUT_SIZE, INPUT_SIZE]);
+            interpolate(x, options)
+        };
+        self.network.forward(x).select(1, self.classes.clone())
+    }
+}

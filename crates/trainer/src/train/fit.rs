@@ -1,0 +1,316 @@
+//! The training loop: fastai's `Learner.fit_flat_cos` for each phase of the recipe, with
+//! validation, the epoch table, the best checkpoint and resumable runs.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use woofcam::labels::IMAGEWOOF;
+use woofcam::metadata::{ClassInfo, ModelMetadata};
+use woofcam::model::{HeadKind, ResNet};
+use woofcam::weights::{Precision, TorchLayout};
+
+use super::config::TrainConfig;
+use super::freeze::{freeze, unfreeze};
+use super::loss::{Distillation, cross_entropy};
+use super::metrics::{EpochRecord, SmoothLoss, clock, table_header, table_row};
+use super::progress::Progress;
+use super::run_dir::{Best, RunDir, RunState};
+use super::schedule::FlatCos;
+use crate::data::{Batch, Dataset, FolderOptions, Loader, LoaderConfig, Split, Transform};
+use crate::pytorch::load_torch_pth;
+use crate::ranger::RangerConfig;
+use crate::teacher::Teacher;
+
+/// How this session runs, as opposed to what the run is ([`TrainConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    /// Decoding threads.
+    pub workers: usize,
+    /// Stop after this many epochs in this session (the run can be resumed later).
+    pub stop_after: Option<usize>,
+}
+
+/// Everything one training session works with.
+struct Learner {
+    config: TrainConfig,
+    device: Device,
+    meta: ModelMetadata,
+    train: Loader,
+    valid: Loader,
+    run: RunDir,
+    state: RunState,
+    /// The distillation teacher and how its soft targets mix with the labels.
+    teacher: Option<(Teacher, Distillation)>,
+}
+
+/// Starts a run in `run`, or continues the one there (`state` from its `run.json`).
+/// Returns the run's state after this session.
+pub fn fit(run: RunDir, state: RunState, session: Session) -> Result<RunState> {
+    let config = state.config.clone();
+    if config.phases.is_empty() || config.total_epochs() == 0 {
+        bail!("nothing to train: every phase has 0 epochs");
+    }
+    let data = Dataset::from_folder(&config.data, FolderOptions { max_per_class: config.max_per_class })?;
+    if data.train.len() < config.batch_size {
+        bail!(
+            "{} has {} training images, fewer than one batch of {}; lower --batch-size",
+            config.data.display(),
+            data.train.len(),
+            config.batch_size
+        );
+    }
+    if data.valid.is_empty() {
+        bail!("{}/val holds no images to validate on", config.data.display());
+    }
+    let mut meta = ModelMetadata::imagewoof(config.size as usize);
+    meta.architecture = config.architecture.clone();
+    meta.head = HeadKind::Fastai;
+    meta.dtype = Precision::F32;
+    meta.classes = data.classes.iter().map(|c| ClassInfo { id: c.folder.clone(), name: c.name.clone() }).collect();
+    meta.config()?;
+    let teacher = match &config.distill {
+        None => None,
+        Some(distill) => {
+            // The teacher answers for Imagewoof's ten ImageNet classes, in their order.
+            let synsets: Vec<&str> = data.classes.iter().map(|c| c.folder.as_str()).collect();
+            let imagewoof: Vec<&str> = IMAGEWOOF.iter().map(|b| b.synset).collect();
+            if synsets != imagewoof {
+                bail!(
+                    "--teacher gives soft targets for the ten Imagewoof classes; {} has other classes",
+                    config.data.display()
+                );
+            }
+            let teacher = Teacher::load(&distill.teacher, &config.backend.device()?)
+                .with_context(|| format!("cannot load the teacher in {}", distill.teacher.display()))?;
+            Some((teacher, Distillation { alpha: distill.alpha, temperature: distill.temperature }))
+        }
+    };
+
+    let transform = Transform::new(config.resize, config.size);
+    let loader = |items, split, drop_last| {
+        let loader_config = LoaderConfig {
+            batch_size: config.batch_size,
+            workers: session.workers,
+            prefetch: 2,
+            seed: config.seed,
+            drop_last,
+        };
+        Loader::new(items, split, transform.clone(), loader_config)
+    };
+    let learner = Learner {
+        device: config.backend.device()?.autodiff(),
+        train: loader(data.train, Split::Train, true),
+        valid: loader(data.valid, Split::Valid, false),
+        meta,
+        run,
+        config,
+        state,
+        teacher,
+    };
+    learner.fit(session)
+}
+
+impl Learner {
+    fn fit(mut self, session: Session) -> Result<RunState> {
+        let (mut model, mut optimizer) = self.start()?;
+        let total = self.config.total_epochs();
+        let last = session.stop_after.map_or(total, |n| (self.state.completed_epochs + n).min(total));
+        let first_of_session = self.state.completed_epochs;
+        while self.state.completed_epochs < last {
+            let epoch = self.state.completed_epochs;
+            let (phase_index, epoch_in_phase) = self.config.locate(epoch).expect("epoch < total epochs");
+            if epoch_in_phase == 0 || epoch == first_of_session {
+                let phase = &self.config.phases[phase_index];
+                println!(
+                    "\n{} phase: {} epochs at lr {:e}{}",
+                    phase.name(),
+                    phase.epochs,
+                    phase.lr,
+                    if epoch_in_phase > 0 { format!(" (resuming at epoch {epoch_in_phase})") } else { String::new() }
+                );
+                println!("{}", table_header());
+            }
+            if epoch_in_phase == 0 {
+                // fastai's Recorder resets the smoothed loss at the start of each fit.
+                self.state.smooth_loss = SmoothLoss::new();
+            }
+            let started = Instant::now();
+            model = if self.config.phases[phase_index].frozen { freeze(model) } else { unfreeze(model) };
+            let (trained, optim, skipped_train) =
+                self.train_epoch(model, optimizer, epoch, phase_index, epoch_in_phase)?;
+            (model, optimizer) = (trained, optim);
+            let (valid_loss, accuracy, skipped_valid) = self.validate(&model);
+            let record = EpochRecord {
+                phase: self.config.phases[phase_index].name().to_string(),
+                epoch: epoch_in_phase,
+                train_loss: self.state.smooth_loss.get(),
+                valid_loss,
+                error_rate: 1.0 - accuracy,
+                accuracy,
+                seconds: started.elapsed().as_secs_f64(),
+                skipped: skipped_train + skipped_valid,
+            };
+            println!("{}", table_row(&record));
+            if !record.train_loss.is_finite() {
+                bail!("the training loss is {} at epoch {epoch}: lower the learning rate", record.train_loss);
+            }
+            self.state.seconds += record.seconds;
+            self.state.history.push(record);
+            self.state.completed_epochs += 1;
+            self.save(&model, &optimizer)?;
+        }
+        self.summary();
+        Ok(self.state)
+    }
+
+    /// A fresh model and optimiser, or the last checkpoint's.
+    fn start(&mut self) -> Result<(ResNet, ModuleOptimizer)> {
+        let optimizer = RangerConfig::new().init();
+        if self.state.completed_epochs > 0 {
+            let (model, optimizer) = self.run.load_checkpoint(&self.state, optimizer, &self.device)?;
+            println!(
+                "resuming {} after epoch {} of {}",
+                self.run.root().display(),
+                self.state.completed_epochs,
+                self.config.total_epochs()
+            );
+            return Ok((model, optimizer));
+        }
+        self.run.create()?;
+        // The initial weights follow from the seed (Kaiming init draws from the device's RNG).
+        self.device.seed(self.config.seed);
+        let mut model = self.meta.config()?.init(&self.device);
+        if let Some(pretrained) = &self.config.pretrained {
+            // The notebook's `pretrained=True`: torchvision's ImageNet body, a new head.
+            model = load_torch_pth(model, pretrained, TorchLayout::Torchvision, true)
+                .with_context(|| format!("cannot start the body from {}", pretrained.display()))?;
+            println!("body initialised from {}", pretrained.display());
+        }
+        Ok((model, optimizer))
+    }
+
+    fn train_epoch(
+        &mut self,
+        mut model: ResNet,
+        mut optimizer: ModuleOptimizer,
+        epoch: usize,
+        phase_index: usize,
+        epoch_in_phase: usize,
+    ) -> Result<(ResNet, ModuleOptimizer, usize)> {
+        let phase = &self.config.phases[phase_index];
+        let per_epoch = self.train.batches_per_epoch();
+        let schedule = FlatCos::new(phase.lr, phase.epochs * per_epoch);
+        // Dropout draws from the device's RNG: seeding it per epoch makes a resumed run
+        // draw what the uninterrupted one would have.
+        self.device.seed(self.config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut progress = Progress::new(per_epoch, self.config.batch_size);
+        let mut skipped = 0;
+        for (i, batch) in self.train.epoch(epoch as u64).enumerate() {
+            skipped += batch.skipped.len();
+            if batch.len < 2 {
+                // BatchNorm cannot take batch statistics over one image.
+                continue;
+            }
+            let lr = schedule.lr(epoch_in_phase * per_epoch + i);
+            let (images, labels) = self.tensors(&batch, &self.device);
+            let loss = match &self.teacher {
+                Some((teacher, distillation)) => {
+                    let soft_targets = teacher.imagewoof_logits(images.clone(), &self.train.normalization());
+                    distillation.loss(model.forward(images), soft_targets, labels)
+                }
+                None => cross_entropy(model.forward(images), labels),
+            };
+            let value: f32 = loss.clone().into_scalar();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(lr, model, grads);
+            self.state.smooth_loss.add(value as f64);
+            progress.batch(batch.len, self.state.smooth_loss.get(), lr);
+        }
+        progress.finish();
+        Ok((model, optimizer, skipped))
+    }
+
+    /// Mean cross entropy and accuracy on the valid split, the model in eval mode.
+    fn validate(&self, model: &ResNet) -> (f64, f64, usize) {
+        let model = model.valid();
+        let device = self.device.clone().without_autodiff();
+        let (mut loss, mut correct, mut seen, mut skipped) = (0.0, 0usize, 0usize, 0usize);
+        for batch in self.valid.epoch(0) {
+            skipped += batch.skipped.len();
+            if batch.len == 0 {
+                continue;
+            }
+            let (images, labels) = self.tensors(&batch, &device);
+            let logits = model.forward(images);
+            let batch_loss: f32 = cross_entropy(logits.clone(), labels.clone()).into_scalar();
+            let hits: i64 = logits.argmax(1).squeeze_dim::<1>(1).equal(labels).int().sum().into_scalar();
+            loss += batch_loss as f64 * batch.len as f64;
+            correct += hits as usize;
+            seen += batch.len;
+        }
+        let seen = seen.max(1) as f64;
+        (loss / seen, correct as f64 / seen, skipped)
+    }
+
+    fn tensors(&self, batch: &Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+        let size = self.config.size as usize;
+        let images = TensorData::new(batch.images.clone(), [batch.len, 3, size, size]);
+        let labels = TensorData::new(batch.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [batch.len]);
+        (Tensor::from_data(images, device), Tensor::from_data(labels, device))
+    }
+
+    /// The epoch's checkpoint, and the best model when this epoch is the best so far.
+    fn save(&mut self, model: &ResNet, optimizer: &ModuleOptimizer) -> Result<()> {
+        let index = self.state.history.len() - 1;
+        let error_rate = self.state.history[index].error_rate;
+        let improved = self.state.best.as_ref().is_none_or(|best| error_rate < best.error_rate);
+        if improved {
+            self.state.best = Some(Best { error_rate, record: index });
+        }
+        let mut meta = self.meta.clone();
+        meta.training = Some(self.record());
+        if improved {
+            // fastai's SaveModelCallback(monitor='error_rate'): keep the best, not the last.
+            crate::model_file::save(model, &meta, &self.run.best_model()).context("cannot save the best model")?;
+        }
+        self.run.save_checkpoint(model, &meta, optimizer, &mut self.state)
+    }
+
+    /// The training record the model's metadata carries (the model card quotes it).
+    fn record(&self) -> serde_json::Value {
+        serde_json::json!({
+            "recipe": self.config,
+            "epochs_completed": self.state.completed_epochs,
+            "history": self.state.history,
+            "best": self.state.best.as_ref().map(|b| serde_json::json!({
+                "error_rate": b.error_rate,
+                "phase": self.state.history[b.record].phase,
+                "epoch": self.state.history[b.record].epoch,
+            })),
+            "training_seconds": self.state.seconds,
+        })
+    }
+
+    fn summary(&self) {
+        let done = self.state.completed_epochs;
+        let total = self.config.total_epochs();
+        let time = clock(std::time::Duration::from_secs_f64(self.state.seconds));
+        if let Some(best) = &self.state.best {
+            let record = &self.state.history[best.record];
+            println!(
+                "\n{done}/{total} epochs in {time}; best error_rate {:.6} (accuracy {:.4}) at {} epoch {}, saved as {}",
+                record.error_rate,
+                record.accuracy,
+                record.phase,
+                record.epoch,
+                self.run.best_model().display()
+            );
+        }
+        if done < total {
+            println!("stopped early; continue with: trainer train --resume --out {}", self.run.root().display());
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! A run's folder: what `--resume` needs to continue exactly, and the best model so far.
+//!
+//! ```text
+//! RUN/run.json          the recipe, the epochs done, the table so far (written last: the commit point)
+//! RUN/epoch-007/        the model (model.bpk + model.json) and optimiser state (optim.bpk)
+//!                       after the 7th completed epoch; the previous one is removed once
+//!                       run.json points here
+//! RUN/best.bpk, .json   the model with the lowest valid error rate so far
+//! ```
+//!
+//! Each epoch's checkpoint goes to a new folder, and `run.json` is replaced atomically only
+//! once that folder is complete, so a run killed at any moment resumes from its last whole
+//! epoch.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use woofcam::metadata::ModelMetadata;
+use woofcam::model::ResNet;
+
+use super::config::TrainConfig;
+use super::metrics::{EpochRecord, SmoothLoss};
+use crate::model_file;
+
+/// The run's progress, saved after every epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    pub config: TrainConfig,
+    /// Epochs done, over all phases.
+    pub completed_epochs: usize,
+    /// The folder of the last checkpoint, relative to the run folder.
+    pub checkpoint: Option<String>,
+    pub history: Vec<EpochRecord>,
+    /// The current phase's smoothed train loss, which runs on across its epochs.
+    pub smooth_loss: SmoothLoss,
+    pub best: Option<Best>,
+    /// Seconds spent training, over all sessions.
+    pub seconds: f64,
+}
+
+/// The epoch whose model is `best.bpk`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    pub error_rate: f64,
+    /// Index into the history.
+    pub record: usize,
+}
+
+impl RunState {
+    pub fn new(config: TrainConfig) -> Self {
+        Self {
+            config,
+            completed_epochs: 0,
+            checkpoint: None,
+            history: Vec::new(),
+            smooth_loss: SmoothLoss::new(),
+            best: None,
+            seconds: 0.0,
+        }
+    }
+}
+
+pub struct RunDir {
+    root: PathBuf,
+}
+
+const STATE: &str = "run.json";
+const MODEL: &str = "model.bpk";
+const OPTIMIZER: &str = "optim.bpk";
+
+impl RunDir {
+    pub fn new(root: &Path) -> Self {
+        Self { root: root.to_path_buf() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn has_state(&self) -> bool {
+        self.root.join(STATE).is_file()
+    }
+
+    pub fn best_model(&self) -> PathBuf {
+        self.root.join("best.bpk")
+    }
+
+    pub fn create(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.root)
+            .with_context(|| format!("cannot create the run folder {}", self.root.display()))
+    }
+
+    pub fn load_state(&self) -> Result<RunState> {
+        let path = self.root.join(STATE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!("cannot read {} (is {} a training run folder?)", path.display(), self.root.display())
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not a run state Woofcam can read", path.display()))
+    }
+
+    /// Writes the epoch's checkpoint, then points `run.json` at it, then removes the previous one.
+    pub fn save_checkpoint(
+        &self,
+        model: &ResNet,
+        meta: &ModelMetadata,
+        optimizer: &ModuleOptimizer,
+        state: &mut RunState,
+    ) -> Result<()> {
+        let name = format!("epoch-{:03}", state.completed_epochs);
+        let dir = self.root.join(&name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        model_file::save(model, meta, &dir.join(MODEL))?;
+        optimizer
+            .save(dir.join(OPTIMIZER))
+            .map_err(|e| anyhow::anyhow!("cannot save the optimiser state in {}: {e:?}", dir.display()))?;
+        let previous = state.checkpoint.replace(name.clone());
+        let json = serde_json::to_string_pretty(state).context("cannot serialise the run state")?;
+        model_file::write_atomically(&self.root.join(STATE), json.as_bytes())?;
+        if let Some(previous) = previous.filter(|p| *p != name) {
+            // Best effort: a leftover folder costs disk, not correctness.
+            let _ = std::fs::remove_dir_all(self.root.join(previous));
+        }
+        Ok(())
+    }
+
+    /// The model (on `device`, in training mode) and optimiser of the last checkpoint.
+    pub fn load_checkpoint(
+        &self,
+        state: &RunState,
+        optimizer: ModuleOptimizer,
+        device: &Device,
+    ) -> Result<(ResNet, ModuleOptimizer)> {
+        let Some(name) = &state.checkpoint else { bail!("{} has no checkpoint to resume from", self.root.display()) };
+        let dir = self.root.join(name);
+        let (model, _) = model_file::read(&dir.join(MODEL), device)?;
+        let optimizer = optimizer
+            .load(dir.join(OPTIMIZER))
+            .map_err(|e| anyhow::anyhow!("cannot read the optimiser state in {}: {e:?}", dir.display()))?;
+        Ok((model, optimizer))
+    }
+}

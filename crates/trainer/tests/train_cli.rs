@@ -1,0 +1,243 @@
+//! `trainer train` end to end on a small real subset of Imagewoof: the loss goes down, the
+//! table and checkpoints are written, and an interrupted run resumed later ends exactly
+//! where the uninterrupted one does.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn imagewoof() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
+}
+
+fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
+}
+
+fn succeed(args: &[&str]) -> String {
+    let output = trainer(args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// A quick run: ResNet18 at 32 px on 4 photos per class (40 train, 40 valid).
+fn quick<'a>(data: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
+    let args = ["train", "--data", data, "--out", out, "--arch", "resnet18", "--max-per-class", "4"];
+    let more =
+        ["--resize", "40", "--size", "32", "--batch-size", "8", "--epochs", epochs, "--lr", "2e-3", "--workers", "2"];
+    args.into_iter().chain(more).collect()
+}
+
+fn run_state(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn training_learns_writes_the_table_and_keeps_the_best_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let data = imagewoof();
+    let stdout = succeed(&quick(data.to_str().unwrap(), out.to_str().unwrap(), "6"));
+    assert!(stdout.contains("epoch   train_loss  valid_loss  error_rate  accuracy  time"), "{stdout}");
+
+    let state = run_state(&out);
+    let history = state["history"].as_array().unwrap();
+    assert_eq!(history.len(), 6);
+    let loss = |i: usize| history[i]["train_loss"].as_f64().unwrap();
+    // 40 photos of 10 classes: from about ln(10) = 2.3, the network starts to fit them.
+    assert!(loss(5) < loss(0) - 0.2, "train loss did not go down: {history:?}");
+    // The table shows every epoch, numbered from 0 as fastai does.
+    for (i, record) in history.iter().enumerate() {
+        assert_eq!(record["epoch"].as_u64(), Some(i as u64));
+        let row = stdout.lines().find(|l| l.starts_with(&format!("{i}       "))).expect("a row per epoch");
+        assert!(row.contains(&format!("{:.6}", record["valid_loss"].as_f64().unwrap())), "{row}");
+    }
+
+    // best.bpk is the epoch with the lowest error rate, and says so in its metadata.
+    let best = &state["best"];
+    let best_error = best["error_rate"].as_f64().unwrap();
+    let lowest = history.iter().map(|r| r["error_rate"].as_f64().unwrap()).fold(f64::MAX, f64::min);
+    assert_eq!(best_error, lowest);
+    let meta: Value = serde_json::from_str(&std::fs::read_to_string(out.join("best.json")).unwrap()).unwrap();
+    assert_eq!(meta["architecture"], "resnet18");
+    assert_eq!(meta["input_size"], serde_json::json!([32, 32]));
+    assert_eq!(meta["classes"][4]["name"], "Border terrier");
+    assert_eq!(meta["training"]["best"]["error_rate"].as_f64(), Some(best_error));
+    // Only the last epoch's checkpoint is kept.
+    let checkpoints: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("epoch-"))
+        .collect();
+    assert_eq!(checkpoints, ["epoch-006"]);
+
+    // The best model explains a photo with the native tool.
+    let photo = data.join("val/n02111889/ILSVRC2012_val_00000590.JPEG");
+    let explained = dir.path().join("explained");
+    succeed(&[
+        "explain",
+        photo.to_str().unwrap(),
+        "--weights",
+        out.join("best.bpk").to_str().unwrap(),
+        "--out",
+        explained.to_str().unwrap(),
+    ]);
+}
+
+#[test]
+fn a_resumed_run_ends_where_the_uninterrupted_one_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imagewoof();
+    let data = data.to_str().unwrap();
+    let straight = dir.path().join("straight");
+    succeed(&quick(data, straight.to_str().unwrap(), "3"));
+
+    let interrupted = dir.path().join("interrupted");
+    let mut first = quick(data, interrupted.to_str().unwrap(), "3");
+    first.extend(["--stop-after", "1"]);
+    let stdout = succeed(&first);
+    assert!(stdout.contains("continue with: trainer train --resume"), "{stdout}");
+    assert_eq!(run_state(&interrupted)["completed_epochs"], 1);
+    // Without --resume, an existing run is not overwritten.
+    let refused = trainer(&quick(data, interrupted.to_str().unwrap(), "3"));
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
+    let stdout = succeed(&["train", "--resume", "--out", interrupted.to_str().unwrap(), "--workers", "1"]);
+    assert!(stdout.contains("resuming"), "{stdout}");
+
+    let numbers = |out: &Path| -> Vec<[f64; 3]> {
+        run_state(out)["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| ["train_loss", "valid_loss", "error_rate"].map(|k| r[k].as_f64().unwrap()))
+            .collect()
+    };
+    let (a, b) = (numbers(&straight), numbers(&interrupted));
+    assert_eq!(a.len(), 3);
+    // Same data order, augmentation, dropout, optimiser state and schedule: the same run.
+    for (epoch, (x, y)) in a.iter().zip(&b).enumerate() {
+        for (u, v) in x.iter().zip(y) {
+            assert!((u - v).abs() <= 1e-6 * u.abs().max(1.0), "epoch {epoch}: {x:?} vs {y:?}");
+        }
+    }
+}
+
+#[test]
+fn bad_runs_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Nothing to resume.
+    let output = trainer(&["train", "--resume", "--out", out.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("run.json"));
+    // A folder without `val`.
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("train/a")).unwrap();
+    let output = trainer(&["train", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no `val` folder"), "{output:?}");
+    // Fewer photos than one batch.
+    let imagewoof = imagewoof();
+    let output = trainer(&[
+        "train",
+        "--data",
+        imagewoof.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-per-class",
+        "1",
+        "--batch-size",
+        "64",
+    ]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("fewer than one batch"), "{output:?}");
+}
+
+/// `--pretrained` starts the body from a torchvision checkpoint (a real PyTorch `.pth`, see
+/// `tests/reference/torch_roundtrip.py`), and a frozen epoch trains BatchNorm and the head
+/// while leaving every body convolution exactly as loaded.
+#[test]
+fn pretrained_body_stays_fixed_while_frozen() {
+    use burn::tensor::Device;
+    use woofcam::model::{ResNet, ResNetConfig};
+    use woofcam::weights::TorchLayout;
+
+    let pth = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torch/torchvision_resnet34.pth");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let data = imagewoof();
+    let mut args = quick(data.to_str().unwrap(), out.to_str().unwrap(), "0");
+    let arch = args.iter().position(|a| *a == "resnet18").unwrap();
+    args[arch] = "resnet34";
+    args.extend(["--pretrained", pth.to_str().unwrap(), "--frozen-epochs", "1"]);
+    let stdout = succeed(&args);
+    assert!(stdout.contains("body initialised from"), "{stdout}");
+    assert!(stdout.contains("frozen phase: 1 epochs"), "{stdout}");
+
+    let device = Device::flex();
+    let (trained, _) = woofcam_trainer::model_file::load(&out.join("best.bpk"), &device).unwrap();
+    let loaded = woofcam_trainer::pytorch::load_torch_pth(
+        ResNetConfig::fastai_resnet34(10).init(&device),
+        &pth,
+        TorchLayout::Torchvision,
+        true,
+    )
+    .unwrap();
+    let values = |t: burn::tensor::Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+    let convs = |m: &ResNet| {
+        let mut all = vec![values(m.body.conv1.weight.val())];
+        for block in [&m.body.layer1, &m.body.layer2, &m.body.layer3, &m.body.layer4].into_iter().flatten() {
+            all.push(values(block.conv1.weight.val()));
+            all.push(values(block.conv2.weight.val()));
+        }
+        all
+    };
+    assert_eq!(convs(&trained), convs(&loaded), "a frozen convolution changed");
+    // BatchNorm did train: its affine weights moved away from the checkpoint's.
+    let gamma = |m: &ResNet| m.body.layer4[2].bn2.gamma.val().into_data().try_to_vec::<f32>().unwrap();
+    assert_ne!(gamma(&trained), gamma(&loaded));
+}
+
+fn teacher_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models/mobilenet_v1_0.75_224")
+}
+
+/// `--teacher`: the MobileNet's soft targets join the loss, and the recipe records them.
+#[test]
+fn distillation_from_the_mobilenet_teacher() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let data = imagewoof();
+    let teacher = teacher_dir();
+    let mut args = quick(data.to_str().unwrap(), out.to_str().unwrap(), "2");
+    args.extend(["--teacher", teacher.to_str().unwrap(), "--distill-alpha", "0.5", "--distill-temperature", "3"]);
+    succeed(&args);
+    let distill = &run_state(&out)["config"]["distill"];
+    assert_eq!(distill["alpha"].as_f64(), Some(0.5));
+    assert_eq!(distill["temperature"].as_f64(), Some(3.0));
+    assert_eq!(run_state(&out)["history"].as_array().unwrap().len(), 2);
+
+    // A folder with other classes cannot be taught by an Imagewoof teacher.
+    let other = dir.path().join("other");
+    for split in ["train", "val"] {
+        for class in ["cats", "dogs"] {
+            let folder = other.join(split).join(class);
+            std::fs::create_dir_all(&folder).unwrap();
+            let photo = data.join("val/n02111889/ILSVRC2012_val_00000590.JPEG");
+            for i in 0..4 {
+                std::fs::copy(&photo, folder.join(format!("{i}.jpg"))).unwrap();
+            }
+        }
+    }
+    let refused = trainer(
+        &quick(other.to_str().unwrap(), dir.path().join("r2").to_str().unwrap(), "1")
+            .into_iter()
+            .chain(["--teacher", teacher.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ten Imagewoof classes"), "{refused:?}");
+}

@@ -8,13 +8,14 @@ default:
 setup:
     scripts/setup.sh
 
-# Every test: unit, golden (vs PyTorch fixtures) and end-to-end tests, and the wasm build.
+# Every test: unit, golden (vs PyTorch fixtures) and end-to-end tests, the wasm build, and the browser tests.
 test: setup
     #!/usr/bin/env bash
     set -euo pipefail
     log="$(mktemp)"
     cargo test --workspace 2>&1 | tee "$log"
     just wasm-check
+    just test-web 2>&1 | tee -a "$log"
     # One closing line for the whole run (cargo prints one per test binary).
     sum() { grep -Eo "[0-9]+ $1" "$log" | awk '{ n += $1 } END { print n + 0 }'; }
     echo "$(sum passed) passed, $(sum failed) failed"
@@ -22,6 +23,39 @@ test: setup
 # The core crate and the viewer compile for wasm32.
 wasm-check: setup
     scripts/wasm.sh check -p woofcam -p woofcam-viewer
+
+# The model the site serves (`NAME.bpk` with `NAME.json` beside it). Until the trained
+# default model lands this is an untrained one, made by `trainer init` when missing.
+site_model := "target/models/untrained.bpk"
+
+# Build the static site into target/site: viewer wasm (release), pages, model; prints wasm sizes.
+site: setup setup-web
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -f "{{site_model}}" ] && [ "{{site_model}}" = target/models/untrained.bpk ]; then
+        [ -x target/debug/trainer ] || cargo build -p woofcam-trainer
+        target/debug/trainer init --out "{{site_model}}" --size 224
+    fi
+    scripts/site.sh "{{site_model}}"
+
+# Serve the built site on http://127.0.0.1:PORT/ (works offline after the first visit).
+serve port="8000": site
+    node web/server.js target/site {{port}}
+
+# Browser tests: the built site in headless Chromium (screenshots in target/e2e/).
+test-web: site
+    #!/usr/bin/env bash
+    set -euo pipefail
+    log="$(mktemp)"
+    status=0
+    (cd web && node --test --test-concurrency=1 --test-reporter=spec tests/*.test.js) 2>&1 | tee "$log" || status=$?
+    # In cargo's words, so that `just test`'s closing line counts these too.
+    echo "browser tests: $(grep -Po '^ℹ pass \K\d+' "$log") passed; $(grep -Po '^ℹ fail \K\d+' "$log") failed"
+    exit "$status"
+
+# What the site build and browser tests need: Chromium, wasm-bindgen CLI, npm packages.
+setup-web:
+    scripts/setup-web.sh
 
 # The main job, for now: explain a sample photo with the native tool (PNGs in out/).
 demo photo="../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG": setup
@@ -38,7 +72,16 @@ bench-explain: reference-env
 golden: reference-env
     .venv-reference/bin/python tests/reference/make_golden.py
 
+# Regenerate tests/fixtures/torch (fastai / torchvision checkpoints for `trainer import`,
+# and PyTorch loading `trainer export --format safetensors`); builds and runs the trainer.
+torch-fixtures: reference-env
+    .venv-reference/bin/python tests/reference/torch_roundtrip.py
+
 # The PyTorch reference environment (torch, torchvision, captum, grad-cam).
 reference-env:
     test -x .venv-reference/bin/python || python3 -m venv .venv-reference
     .venv-reference/bin/pip install --quiet -r tests/reference/requirements.txt
+
+# Training steps of ResNet34 on the CPU (batch 32, 128 and 224 px) vs PyTorch, same run.
+bench-train: reference-env
+    .venv-reference/bin/python tests/reference/bench_train.py

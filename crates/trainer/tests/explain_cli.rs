@@ -149,10 +149,16 @@ fn init_writes_a_model_that_explain_loads() {
         "gradcam",
         "--out",
         dir.path().to_str().unwrap(),
+        "--json",
+        dir.path().join("numbers.json").to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(dir.path().join("ILSVRC2012_val_00000590.gradcam.overlay.png").exists());
     assert!(!dir.path().join("ILSVRC2012_val_00000590.guided-backprop.overlay.png").exists());
+    let numbers: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("numbers.json")).unwrap()).unwrap();
+    assert_eq!(numbers["logits"].as_array().unwrap().len(), 10);
+    assert_eq!((&numbers["layer"], &numbers["gradcamRaw"]["height"]), (&"layer4".into(), &3.into())); // 96 px / 32
 }
 
 #[test]

@@ -1,115 +1,160 @@
 //! The viewer's wasm API: load exported weights, then classify and explain photos, all
-//! inside the browser tab. Photos never leave the device.
+//! inside the browser (in a Web Worker). Photos never leave the device.
 //!
-//! This is the first increment: the CPU backend (Burn's flex, compiled to wasm), one call
-//! that returns the top-5 and the Grad-CAM map. The page, WebGPU and the other methods'
-//! renderings build on it.
+//! The page's worker calls, in order: [`load`], [`Viewer::set_photo`], [`Viewer::analyze`],
+//! then any number of [`Viewer::render`] / [`Viewer::strength`] / [`Viewer::export`] as
+//! the controls change. Every picture is drawn by the core crate (colour maps, overlays,
+//! upsampling) and handed over as an `ImageData`, so the page only puts pixels on a canvas.
 
+mod backend;
+mod error;
+mod panic;
 mod report;
+mod session;
 
-use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
-use woofcam::explain::{Request, Target, explain};
-use woofcam::image::{DecodeLimits, Fit, decode};
-use woofcam::metadata::ModelMetadata;
-use woofcam::model::ResNet;
-use woofcam::weights::from_burnpack;
+use woofcam::explain::Upsampling;
+use woofcam::explain::render::{Method, Style};
+use woofcam::image::Colormap;
 
-pub use report::Report;
+pub use error::ViewerError;
+pub use panic::last_panic;
+pub use report::{LayerRow, RawMap, Report};
+pub use session::{PhotoInfo, Session};
 
+/// A loaded model on its device. Cheap to clone in Rust: the session is shared, so an
+/// analysis can await the device without borrowing the `Viewer` across the wait.
 #[wasm_bindgen]
 pub struct Viewer {
-    model: ResNet,
-    meta: ModelMetadata,
-    device: Device,
+    session: Rc<RefCell<Session>>,
+    backend: &'static str,
+    fallback: Option<String>,
+}
+
+/// Loads `.bpk` weights described by their metadata JSON. `backend` is `"webgpu"` (falls
+/// back to the CPU when WebGPU is missing or broken) or `"cpu"`.
+#[wasm_bindgen]
+pub async fn load(weights: Vec<u8>, metadata_json: String, backend: String) -> Result<Viewer, JsError> {
+    panic::remember_panics();
+    let choice = backend::choose(&backend).await;
+    let session = Session::new(weights, &metadata_json, choice.device)?;
+    Ok(Viewer { session: Rc::new(RefCell::new(session)), backend: choice.name, fallback: choice.fallback })
+}
+
+/// What the page builds its controls from.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Info {
+    backend: &'static str,
+    fallback: Option<String>,
+    input_size: [usize; 2],
+    class_names: Vec<String>,
+    layers: Vec<LayerRow>,
+    default_layer: String,
+    methods: Vec<&'static str>,
+    colormaps: Vec<&'static str>,
 }
 
 #[wasm_bindgen]
 impl Viewer {
-    /// Loads exported weights (`.bpk` bytes) described by their metadata JSON.
-    #[wasm_bindgen(constructor)]
-    pub fn new(weights: Vec<u8>, metadata_json: &str) -> Result<Viewer, JsError> {
-        let device = Device::flex();
-        let meta = ModelMetadata::from_json(metadata_json)?;
-        let model = from_burnpack(meta.config()?.init(&device), weights, meta.dtype)?.valid();
-        Ok(Viewer { model, meta, device })
+    /// Backend, classes, layers (with output shapes), methods and colour maps.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        let session = self.session.borrow();
+        let (meta, model) = (session.meta(), session.model());
+        let [height, width] = meta.input_size;
+        let info = Info {
+            backend: self.backend,
+            fallback: self.fallback.clone(),
+            input_size: meta.input_size,
+            class_names: meta.class_names(),
+            layers: model.summary(height, width).into_iter().map(Into::into).collect(),
+            default_layer: model.default_layer().name,
+            methods: Method::ALL.map(Method::name).to_vec(),
+            colormaps: Colormap::ALL.map(Colormap::name).to_vec(),
+        };
+        Ok(serde_wasm_bindgen::to_value(&info)?)
     }
 
-    /// The class names, in output order.
-    #[wasm_bindgen(js_name = classNames)]
-    pub fn class_names(&self) -> Vec<String> {
-        self.meta.class_names()
+    /// Decodes a photo (file bytes; the format is sniffed, never taken from the name).
+    #[wasm_bindgen(js_name = setPhoto)]
+    pub fn set_photo(&self, bytes: &[u8]) -> Result<JsValue, JsError> {
+        let info = self.session.borrow_mut().set_photo(bytes)?;
+        Ok(serde_wasm_bindgen::to_value(&info)?)
     }
 
-    /// Every layer Grad-CAM can use, as `{name, path, shape}` objects.
-    pub fn layers(&self) -> Result<JsValue, JsError> {
-        let [height, width] = self.meta.input_size;
-        let rows: Vec<report::LayerRow> = self.model.summary(height, width).into_iter().map(Into::into).collect();
-        Ok(serde_wasm_bindgen::to_value(&rows)?)
+    /// Runs the network on the current photo for `methods` (names from `info().methods`),
+    /// explaining `class` (default: the predicted one) at `layer` (default: the last).
+    /// Resolves to the top-5, all logits and Grad-CAM's raw map.
+    pub fn analyze(&self, layer: Option<String>, class: Option<usize>, methods: Vec<String>) -> js_sys::Promise {
+        let session = Rc::clone(&self.session);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let methods = methods.iter().map(|m| parse_method(m)).collect::<Result<Vec<_>, _>>().map_err(js_error)?;
+            let pending = session.borrow().start(layer.as_deref(), class, &methods).map_err(js_error)?;
+            let data = pending.explanation.read_async().await.map_err(|e| js_error(e.into()))?;
+            let report = session.borrow_mut().finish(data, pending.layer);
+            Ok(serde_wasm_bindgen::to_value(&report)?)
+        })
     }
 
-    /// Classifies `photo` (file bytes) and explains `class` (default: the predicted one)
-    /// with Grad-CAM at `layer` (default: `layer4`).
-    pub fn explain(&self, photo: &[u8], layer: Option<String>, class: Option<usize>) -> Result<JsValue, JsError> {
-        Ok(serde_wasm_bindgen::to_value(&self.report(photo, layer.as_deref(), class)?)?)
+    /// `method`'s picture over the photo at opacity `alpha` (0: photo, 1: map alone), at the
+    /// photo's view size, with colour map `cmap` and `upsampling` (`bilinear` or `smooth`).
+    pub fn render(&self, method: &str, cmap: &str, upsampling: &str, alpha: f32) -> Result<web_sys::ImageData, JsError> {
+        let style = style(cmap, upsampling)?;
+        let image = self.session.borrow().render(parse_method(method)?, style, alpha)?;
+        let (width, height) = image.dimensions();
+        let rgba: Vec<u8> = image.pixels().flat_map(|p| [p.0[0], p.0[1], p.0[2], 255]).collect();
+        // Copied out of wasm memory: an ImageData made straight from a slice would alias
+        // (and could not be handed to the page's thread).
+        let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+        pixels.copy_from(&rgba);
+        web_sys::ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width, height)
+            .map_err(|e| JsError::new(&format!("cannot make an ImageData: {e:?}")))
+    }
+
+    /// `method`'s map values in [0, 1] at the view size, row-major (for hover read-outs).
+    pub fn strength(&self, method: &str, upsampling: &str) -> Result<Vec<f32>, JsError> {
+        let style = Style { cmap: Colormap::default(), upsampling: parse_upsampling(upsampling)? };
+        Ok(self.session.borrow().strength(parse_method(method)?, style)?.values)
+    }
+
+    /// `method`'s raw numbers as a download: `format` is `json` or `npy`.
+    pub fn export(&self, method: &str, format: &str) -> Result<Vec<u8>, JsError> {
+        let method = parse_method(method)?;
+        let session = self.session.borrow();
+        let (data, layer) = session.analysis().ok_or(ViewerError::NotAnalysed)?;
+        let raw = RawMap::new(data, session.meta(), layer, method).ok_or(ViewerError::NotComputed(method))?;
+        match format {
+            "json" => Ok(raw.to_json()),
+            "npy" => Ok(raw.to_npy()),
+            other => Err(ViewerError::Option(format!("unknown download format `{other}` (json or npy)")).into()),
+        }
     }
 }
 
-impl Viewer {
-    fn report(&self, photo: &[u8], layer: Option<&str>, class: Option<usize>) -> Result<Report, woofcam::Error> {
-        let layer = match layer {
-            Some(spec) => self.model.layer(spec)?,
-            None => self.model.default_layer(),
-        };
-        let photo = decode(photo, DecodeLimits::default())?;
-        let input = Tensor::from_data(self.meta.input(&photo.rgb, Fit::Squish), &self.device);
-        let target = class.map_or(Target::Predicted, Target::Class);
-        let request = Request { layer: layer.cut, target, gradcam: true, guided_backprop: false };
-        let data = explain(&self.model, input, request)?.read()?;
-        Ok(Report::new(&data, &self.meta, &layer))
+fn parse_method(name: &str) -> Result<Method, ViewerError> {
+    name.parse().map_err(ViewerError::Option)
+}
+
+fn style(cmap: &str, upsampling: &str) -> Result<Style, ViewerError> {
+    let cmap = cmap.parse::<Colormap>().map_err(|e| ViewerError::Option(e.to_string()))?;
+    Ok(Style { cmap, upsampling: parse_upsampling(upsampling)? })
+}
+
+fn parse_upsampling(name: &str) -> Result<Upsampling, ViewerError> {
+    match name {
+        "bilinear" => Ok(Upsampling::Bilinear),
+        "smooth" => Ok(Upsampling::Smooth),
+        other => Err(ViewerError::Option(format!("unknown upsampling `{other}` (bilinear or smooth)"))),
     }
+}
+
+fn js_error(error: ViewerError) -> JsValue {
+    JsError::new(&error.to_string()).into()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use woofcam::weights::{Precision, to_burnpack};
-
-    fn viewer() -> Viewer {
-        let mut meta = ModelMetadata::imagewoof(64);
-        meta.architecture = "resnet18".into();
-        let model = meta.config().unwrap().init(&Device::flex());
-        Viewer::new(to_burnpack(&model, Precision::F32).unwrap(), &meta.to_json()).ok().unwrap()
-    }
-
-    fn photo() -> Vec<u8> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG"
-        );
-        std::fs::read(path).unwrap()
-    }
-
-    #[test]
-    fn explains_a_real_photo() {
-        let viewer = viewer();
-        let report = viewer.report(&photo(), Some("[0,-2]"), Some(8)).unwrap();
-        assert_eq!(report.class, 8);
-        assert_eq!(report.class_name, "Samoyed");
-        assert_eq!(report.layer, "layer3");
-        assert_eq!(report.top.len(), 5);
-        let total: f32 = report.top.iter().map(|t| t.probability).sum();
-        assert!(total > 0.0 && total <= 1.0 + 1e-5);
-        assert_eq!((report.heatmap.height, report.heatmap.width), (64, 64));
-        assert!(report.heatmap.values.iter().all(|v| (0.0..=1.0).contains(v)));
-    }
-
-    #[test]
-    fn bad_input_is_an_error() {
-        let viewer = viewer();
-        assert!(viewer.report(b"", None, None).unwrap_err().to_string().contains("empty"));
-        assert!(viewer.report(&photo(), Some("layer9"), None).unwrap_err().to_string().contains("unknown layer"));
-        assert!(viewer.report(&photo(), None, Some(10)).unwrap_err().to_string().contains("out of range"));
-    }
-}
+mod tests;

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
-use image::imageops::FilterType;
-use woofcam::explain::{ExplanationData, Request, Target, Upsampling, explain, guided_gradcam, resolve_class};
-use woofcam::image::{Colormap, DecodeLimits, Fit, colorize, decode, overlay, side_by_side};
+use woofcam::explain::render::{self, Style};
+use woofcam::explain::{ExplanationData, Request, Target, Upsampling, explain, resolve_class};
+use woofcam::image::{Colormap, DecodeLimits, Fit, decode, overlay, side_by_side};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Method {
@@ -15,6 +15,17 @@ pub enum Method {
     GuidedBackprop,
     GuidedGradcam,
     All,
+}
+
+impl Method {
+    fn shown(self) -> Vec<render::Method> {
+        match self {
+            Method::Gradcam => vec![render::Method::GradCam],
+            Method::GuidedBackprop => vec![render::Method::GuidedBackprop],
+            Method::GuidedGradcam => vec![render::Method::GuidedGradCam],
+            Method::All => render::Method::ALL.to_vec(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -59,6 +70,10 @@ pub struct Args {
     /// Folder for the PNGs (created if missing).
     #[arg(long, default_value = ".")]
     out: PathBuf,
+    /// Also write the numbers as JSON: logits, the explained class and layer, and
+    /// Grad-CAM's raw (pre-ReLU) map at the layer's resolution.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -83,8 +98,9 @@ pub fn run(args: Args) -> Result<()> {
     let [height, width] = meta.input_size;
     let input = meta.input(&photo.rgb, fit);
 
-    let wants_cam = args.method != Method::GuidedBackprop;
-    let wants_guided = matches!(args.method, Method::GuidedBackprop | Method::GuidedGradcam | Method::All);
+    let shown = args.method.shown();
+    let wants_cam = shown.iter().any(|m| m.needs().0);
+    let wants_guided = shown.iter().any(|m| m.needs().1);
     let request = Request { layer: layer.cut, target, gradcam: wants_cam, guided_backprop: wants_guided };
     let data = explain(&model, Tensor::from_data(input, &device), request)?.read()?;
 
@@ -94,17 +110,24 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!("explaining `{}` at {layer}", names[data.class]);
 
+    if let Some(path) = &args.json {
+        write_json(&data, &names, &layer.name, path)?;
+    }
+
     // Maps are drawn over what the model saw: the whole photo, or its centre crop.
-    let shown = display_view(&photo.rgb, fit, height, width);
+    let view = render::display_view(&photo.rgb, fit, height, width, 1024);
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let stem = args.photo.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
     let upsampling = match args.upsample {
         UpsampleArg::Bilinear => Upsampling::Bilinear,
         UpsampleArg::Smooth => Upsampling::Smooth,
     };
-    for (method, rendering) in renderings(&data, &shown, args.method, args.cmap, upsampling) {
-        let merged = overlay(&shown, &rendering, args.alpha)?;
-        let side = side_by_side(&[&shown, &rendering, &merged]);
+    let style = Style { cmap: args.cmap, upsampling };
+    for method in shown {
+        let rendering = render::picture(&data, method, view.width(), view.height(), style)
+            .expect("the request computed what each shown method needs");
+        let merged = overlay(&view, &rendering, args.alpha)?;
+        let side = side_by_side(&[&view, &rendering, &merged]);
         for (kind, image) in [("overlay", &merged), ("side", &side)] {
             let path = args.out.join(format!("{stem}.{method}.{kind}.png"));
             save(image, &path)?;
@@ -114,59 +137,21 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Each requested method's picture at the size of `shown`.
-fn renderings(
-    data: &ExplanationData,
-    shown: &RgbImage,
-    method: Method,
-    cmap: Colormap,
-    upsampling: Upsampling,
-) -> Vec<(&'static str, RgbImage)> {
-    let (w, h) = shown.dimensions();
-    let fit = |image: RgbImage| image::imageops::resize(&image, w, h, FilterType::Triangle);
-    let mut out = Vec::new();
-    if let Some(cam) = &data.gradcam
-        && matches!(method, Method::Gradcam | Method::All)
-    {
-        out.push(("gradcam", colorize(&cam.heatmap(h as usize, w as usize, upsampling), cmap)));
-    }
-    if let Some(guided) = &data.guided_backprop {
-        if matches!(method, Method::GuidedBackprop | Method::All) {
-            out.push(("guided-backprop", fit(guided.to_rgb())));
-        }
-        if let Some(cam) = &data.gradcam
-            && matches!(method, Method::GuidedGradcam | Method::All)
-        {
-            out.push(("guided-gradcam", fit(guided_gradcam(cam, guided).to_rgb_min_max())));
-        }
-    }
-    out
-}
-
-/// The part of the photo the model saw, at most 1024 px on its long side.
-fn display_view(photo: &RgbImage, fit: Fit, height: usize, width: usize) -> RgbImage {
-    let (pw, ph) = photo.dimensions();
-    let view = match fit {
-        Fit::Squish => photo.clone(),
-        Fit::CenterCrop => {
-            // The largest centred region with the model input's aspect ratio.
-            let scale = (pw as f64 / width as f64).min(ph as f64 / height as f64);
-            let (cw, ch) = ((width as f64 * scale) as u32, (height as f64 * scale) as u32);
-            image::imageops::crop_imm(photo, (pw - cw) / 2, (ph - ch) / 2, cw, ch).to_image()
-        }
-    };
-    let (vw, vh) = view.dimensions();
-    let long = vw.max(vh);
-    if long <= 1024 {
-        return view;
-    }
-    let scale = 1024.0 / long as f64;
-    image::imageops::resize(
-        &view,
-        ((vw as f64 * scale) as u32).max(1),
-        ((vh as f64 * scale) as u32).max(1),
-        FilterType::Triangle,
-    )
+/// The numbers behind the pictures, for other tools (the browser tests compare against it).
+fn write_json(data: &ExplanationData, names: &[String], layer: &str, path: &Path) -> Result<()> {
+    let gradcam_raw = data
+        .gradcam
+        .as_ref()
+        .map(|cam| serde_json::json!({ "height": cam.raw.height, "width": cam.raw.width, "values": cam.raw.values }));
+    let report = serde_json::json!({
+        "logits": data.logits,
+        "class": data.class,
+        "className": names[data.class],
+        "layer": layer,
+        "gradcamRaw": gradcam_raw,
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn save(image: &RgbImage, path: &Path) -> Result<()> {

@@ -20,6 +20,7 @@
 pub mod gradcam;
 pub mod guided_backprop;
 pub mod guided_gradcam;
+pub mod render;
 
 use burn::tensor::{Int, Tensor, TensorData, Transaction};
 

@@ -46,7 +46,8 @@ pub trait GuidedRelu: Backend {
 impl GuidedRelu for Flex {}
 
 #[cfg(feature = "wgpu")]
-impl<R, F, I, BT> GuidedRelu for burn::backend::cubecl::CubeBackend<R, F, I, BT> where Self: Backend {}
+// Every CubeCL runtime (WebGPU, Vulkan, Metal, CUDA) is this one backend type in Burn 0.22.
+impl GuidedRelu for burn::backend::Cube {}
 
 impl<B: Backend, C: CheckpointStrategy> GuidedRelu for Autodiff<B, C> {
     fn guided_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {

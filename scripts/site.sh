@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the static site into target/site (or $SITE_DIR): the viewer's wasm in release,
+# wasm-bindgen, wasm-opt, the pages in www/, and the model. Prints the wasm's sizes.
+#
+#   scripts/site.sh MODEL.bpk          # MODEL.json must sit beside it
+#
+# WASM_OPT_LEVEL=s builds for size instead of speed (never "z": it made the CPU backend
+# 5-15x slower in a probe); it uses its own target dir so the two builds do not evict
+# each other.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model="${1:?usage: scripts/site.sh MODEL.bpk}"
+metadata="${model%.*}.json"
+site="${SITE_DIR:-target/site}"
+level="${WASM_OPT_LEVEL:-3}"
+for f in "$model" "$metadata"; do
+    [ -f "$f" ] || { echo "site: $f not found" >&2; exit 1; }
+done
+
+# Wasm SIMD (every current browser has it) lets flex's GEMM use 128-bit vectors.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="$level"
+if [ "$level" != 3 ]; then export CARGO_TARGET_DIR="$PWD/target/opt-$level"; fi
+scripts/wasm.sh build --release -p woofcam-viewer
+wasm="${CARGO_TARGET_DIR:-$PWD/target}/wasm/wasm32-unknown-unknown/release/woofcam_viewer.wasm"
+
+# The bindings generator must be exactly the wasm-bindgen crate's version.
+want="$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')"
+[ "$have" = "$want" ] || { echo "site: need wasm-bindgen-cli $want (have ${have:-none}); run scripts/setup-web.sh" >&2; exit 1; }
+
+rm -rf "$site"
+mkdir -p "$site/pkg" "$site/model"
+wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" "$wasm"
+# npm's binaryen: Debian's (108) writes modules that browsers reject.
+# WASM_OPT_FLAGS="" only strips (npm's wasm-opt runs as JavaScript: -O3 on this module takes
+# about 14 minutes on 2 cores).
+web/node_modules/.bin/wasm-opt ${WASM_OPT_FLAGS--O$level} --strip-debug --strip-producers \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-reference-types \
+    --enable-multivalue --enable-sign-ext --enable-mutable-globals --enable-simd \
+    "$site/pkg/woofcam_viewer_bg.wasm" -o "$site/pkg/woofcam_viewer_bg.wasm"
+
+cp -r www/. "$site/"
+cp "$model" "$site/model/model.bpk"
+cp "$metadata" "$site/model/model.json"
+# A new build must not be served from an old offline cache: key the cache by content.
+version="$(cd "$site" && find . -type f ! -name sw.js -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+sed -i "s/^const VERSION = 'dev';/const VERSION = '$version';/" "$site/sw.js"
+
+bytes="$(stat -c %s "$site/pkg/woofcam_viewer_bg.wasm")"
+gz="$(gzip -9c "$site/pkg/woofcam_viewer_bg.wasm" | wc -c)"
+awk -v site="$site" -v level="$level" -v raw="$bytes" -v gz="$gz" -v budget=3000000 'BEGIN {
+    printf "site: %s (opt-level %s); wasm %.2f MB raw, %.2f MB gzip (budget %.1f MB gzip)%s\n",
+        site, level, raw / 1e6, gz / 1e6, budget / 1e6, (gz > budget ? ": OVER BUDGET" : "")
+}'

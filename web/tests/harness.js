@@ -1,0 +1,88 @@
+// Shared set-up for the browser tests: the built site on a local server, and Debian's
+// Chromium driven by playwright-core (never a downloaded browser).
+
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve } from '../server.js';
+
+export const repo = fileURLToPath(new URL('../..', import.meta.url));
+export const site = process.env.SITE_DIR ?? join(repo, 'target/site');
+export const shots = join(repo, 'target/e2e');
+/** A Samoyed from Imagewoof's val split (shared/ sits beside the repository). */
+export const photoPath = join(repo, '../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG');
+
+const FLAGS = [
+  '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
+];
+
+/** Starts the server and the browser; `close()` stops both. */
+export async function start() {
+  if (!existsSync(join(site, 'pkg/woofcam_viewer_bg.wasm'))) {
+    throw new Error(`no built site in ${site}: run \`just site\` first`);
+  }
+  mkdirSync(shots, { recursive: true });
+  const server = await serve(site);
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  return { url, browser, close: async () => { await browser.close(); server.close(); } };
+}
+
+/** Opens the page in a fresh profile and waits until the model is loaded. */
+export async function open(browser, url, { backend = 'cpu', context } = {}) {
+  context ??= await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  await page.goto(`${url}?backend=${backend}`);
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+  const ready = await page.evaluate(() => document.body.dataset.ready);
+  if (ready !== 'true') throw new Error(await page.textContent('#progress-label'));
+  return { page, context, errors };
+}
+
+/** Gives the page a photo through its file picker and waits for the outcome: the
+ * analysis (resolves to the report) or an error message (resolves to its text). */
+export async function choose(page, file) {
+  const before = await page.evaluate(() => window.woofcam.attempts);
+  await page.setInputFiles('#file', file);
+  await page.waitForFunction((n) => window.woofcam.attempts > n, before, { timeout: 300_000 });
+  return page.evaluate(() => (document.querySelector('#message').hidden
+    ? { report: window.woofcam.report } : { message: document.querySelector('#message').textContent }));
+}
+
+/** Sets a control and waits for the page to finish reacting to it. */
+export async function setControl(page, id, value) {
+  const before = await page.evaluate(() => window.woofcam.draws);
+  if (id === 'alpha') {
+    await page.$eval('#alpha', (el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }, String(value));
+  } else {
+    await page.selectOption(`#${id}`, String(value));
+  }
+  await page.waitForFunction((n) => window.woofcam.draws > n, before, { timeout: 300_000 });
+}
+
+/** RGBA pixels of the `index`-th canvas of the panel for `method`. */
+export function canvasPixels(page, method, index = -1) {
+  return page.evaluate(([m, i]) => {
+    const canvas = [...document.querySelectorAll(`.panel[data-method="${m}"] canvas`)].at(i);
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    return { width: canvas.width, height: canvas.height, data: Array.from(data) };
+  }, [method, index]);
+}
+
+/** How many distinct colours an image holds (a blank or flat picture has very few). */
+export function colours({ data }) {
+  const seen = new Set();
+  for (let i = 0; i < data.length; i += 4) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+  return seen.size;
+}
+
+/** The newer of the debug and release `trainer` binaries (the native reference). */
+export function trainerBinary() {
+  const candidates = ['debug', 'release'].map((p) => join(repo, 'target', p, 'trainer')).filter(existsSync);
+  if (!candidates.length) throw new Error('no trainer binary: run `cargo build -p woofcam-trainer`');
+  return candidates.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}

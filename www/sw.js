@@ -1,0 +1,38 @@
+// Offline support: the app shell is stored when the service worker installs; everything
+// else of this origin (the model) is stored the first time it is fetched. Later visits are
+// served from the cache, with no network at all.
+
+// The build replaces this with a hash of the site, so a new build gets a fresh cache.
+const VERSION = 'dev';
+const CACHE = `woofcam-${VERSION}`;
+const SHELL = [
+  './', 'index.html', 'style.css', 'app.js', 'viewer-client.js', 'worker.js',
+  'manifest.webmanifest', 'icon.svg', 'pkg/woofcam_viewer.js', 'pkg/woofcam_viewer_bg.wasm',
+];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith('woofcam-') && name !== CACHE) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const { request } = event;
+  if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    const cached = await cache.match(request, { ignoreSearch: true });
+    if (cached) return cached;
+    const response = await fetch(request);
+    // Stored while the page reads the same bytes, so its progress bar keeps moving.
+    if (response.ok) event.waitUntil(cache.put(request, response.clone()));
+    return response;
+  })());
+});

@@ -57,8 +57,12 @@ test-web: site
 setup-web:
     scripts/setup-web.sh
 
-# The main job, for now: explain a sample photo with the native tool (PNGs in out/).
-demo photo="../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG": setup
+# The main job: build the site and serve it on http://127.0.0.1:PORT/ (untrained model for now).
+demo port="8000": (serve port)
+    @true
+
+# Explain a sample photo with the native tool (PNGs and the top-5 in out/).
+explain-sample photo="../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG": setup
     cargo build --release -p woofcam-trainer
     target/release/trainer init --out out/untrained.bpk
     target/release/trainer explain "{{photo}}" --weights out/untrained.bpk --out out

@@ -15,9 +15,15 @@ pub fn remember_panics() {
     std::panic::set_hook(Box::new(|info| {
         let message = info.to_string();
         // Also to the console: a panic inside an awaited future never reaches a promise.
-        web_sys::console::error_1(&message.as_str().into());
+        console_error(&message);
         LAST.with(|last| *last.borrow_mut() = Some(message));
     }));
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
 }
 
 /// The message of the last panic, if any.

@@ -33,8 +33,8 @@ site: setup setup-web
     #!/usr/bin/env bash
     set -euo pipefail
     if [ ! -f "{{site_model}}" ] && [ "{{site_model}}" = target/models/untrained.bpk ]; then
-        [ -x target/debug/trainer ] || cargo build -p woofcam-trainer
-        target/debug/trainer init --out "{{site_model}}" --size 224
+        # `cargo run`, not a path under target/: CARGO_TARGET_DIR may put the binary elsewhere.
+        cargo run -q -p woofcam-trainer -- init --out "{{site_model}}" --size 224
     fi
     scripts/site.sh "{{site_model}}"
 
@@ -63,9 +63,8 @@ demo port="8000": (serve port)
 
 # Explain a sample photo with the native tool (PNGs and the top-5 in out/).
 explain-sample photo="../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG": setup
-    cargo build --release -p woofcam-trainer
-    target/release/trainer init --out out/untrained.bpk
-    target/release/trainer explain "{{photo}}" --weights out/untrained.bpk --out out
+    cargo run -q --release -p woofcam-trainer -- init --out out/untrained.bpk
+    cargo run -q --release -p woofcam-trainer -- explain "{{photo}}" --weights out/untrained.bpk --out out
     @echo "PNGs are in out/ (the network is untrained until the default model lands)"
 
 # Our three explainers vs PyTorch (pytorch-grad-cam, captum) on this machine, same run.

@@ -2,7 +2,7 @@
 // Chromium driven by playwright-core (never a downloaded browser).
 
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { serve } from '../server.js';
@@ -82,7 +82,9 @@ export function colours({ data }) {
 
 /** The newer of the debug and release `trainer` binaries (the native reference). */
 export function trainerBinary() {
-  const candidates = ['debug', 'release'].map((p) => join(repo, 'target', p, 'trainer')).filter(existsSync);
+  // Cargo's output folder: CARGO_TARGET_DIR when set (e.g. a cache outside the clone).
+  const target = resolve(repo, process.env.CARGO_TARGET_DIR ?? 'target');
+  const candidates = ['debug', 'release'].map((p) => join(target, p, 'trainer')).filter(existsSync);
   if (!candidates.length) throw new Error('no trainer binary: run `cargo build -p woofcam-trainer`');
   return candidates.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }

@@ -98,11 +98,10 @@ impl Loader {
     /// order. Dropping it early stops the workers.
     pub fn epoch(&self, epoch: u64) -> Epoch {
         let order = self.order(epoch);
-        let mut jobs: Vec<Vec<usize>> = order.chunks(self.config.batch_size).map(<[usize]>::to_vec).collect();
-        if self.config.drop_last && jobs.last().is_some_and(|job| job.len() < self.config.batch_size) {
-            jobs.pop();
-        }
-        let jobs = Arc::new(jobs);
+        // `batches_per_epoch` decides whether the short last batch is dropped.
+        let jobs: Arc<Vec<Vec<usize>>> = Arc::new(
+            order.chunks(self.config.batch_size).take(self.batches_per_epoch()).map(<[usize]>::to_vec).collect(),
+        );
         let next_job = Arc::new(AtomicUsize::new(0));
         let (sender, receiver) = sync_channel(self.config.prefetch);
         let workers = (0..self.config.workers.min(jobs.len()))

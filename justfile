@@ -71,6 +71,13 @@ explain-sample photo="../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val
 bench-explain: reference-env
     .venv-reference/bin/python tests/reference/bench_explain.py
 
+# The viewer in the browser (BACKEND: cpu or webgpu) vs the same job natively, same run:
+# load, first and warm times per method, and browser / native for each.
+bench-viewer backend="cpu": site
+    mkdir -p target/bench
+    cargo bench -q -p woofcam-viewer --bench session -- "$PWD/target/site" > target/bench/viewer-native.json
+    cd web && node bench.js --backend {{backend}} --native ../target/bench/viewer-native.json
+
 # Regenerate the golden fixtures with PyTorch (needs PyPI; CI never runs this).
 golden: reference-env
     .venv-reference/bin/python tests/reference/make_golden.py

@@ -3,8 +3,11 @@
 // pixel comes from the Rust viewer; this file only wires controls to it.
 
 import { Viewer } from './viewer-client.js';
+import { cameraMessage, captureFrame, openCamera, showCamera, stopCamera, stopStream } from './camera.js';
 
 const MODEL = { weights: 'model/model.bpk', metadata: 'model/model.json' };
+/** The sample gallery's list (the service worker stores every photo it names). */
+const SAMPLES = 'samples/samples.json';
 
 const METHOD_TITLES = {
   'gradcam': 'Grad-CAM',
@@ -31,7 +34,7 @@ const controls = ['method', 'class', 'layer', 'cmap', 'alpha', 'upsampling', 'la
 const state = {
   viewer: null,
   info: null,
-  photo: null,          // {width, height, viewWidth, viewHeight, name}
+  photo: null,          // {width, height, viewWidth, viewHeight, name, label}
   report: null,         // the last analysis
   computed: new Set(),  // methods the last analysis covers
   strengths: new Map(), // method -> Float32Array of map values at the view size
@@ -139,14 +142,23 @@ function shownMethods() {
   return method === 'all' ? state.info.methods : [method];
 }
 
-async function usePhoto(file) {
+/** Analyses a photo: a picked, dropped or pasted file, a sample or a camera frame all come
+ * here as a `File`. `sample` is the gallery's entry when the photo is one of its samples. */
+async function usePhoto(file, sample = null) {
   showMessage('');
   $('drop').classList.add('busy');
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const photo = await state.viewer.call('setPhoto', [bytes], [bytes.buffer]);
-    state.photo = { ...photo, name: file.name || 'photo' };
+    // Only now: a file the decoder refused leaves the previous photo (and its label) shown.
+    const label = sample?.breed ?? null;
+    state.photo = { ...photo, name: file.name || 'photo', label };
     state.report = null;
+    $('truth').textContent = label ? `Imagewoof's label for this photo: ${label}` : '';
+    $('truth').hidden = !label;
+    for (const button of document.querySelectorAll('#sample-list .sample')) {
+      button.setAttribute('aria-pressed', String(button.dataset.synset === sample?.synset));
+    }
     await analyze();
   } catch (err) {
     showMessage(`${file.name || 'This file'}: ${err.message}. Try another photo.`);
@@ -291,23 +303,116 @@ function wirePhotoInputs() {
   });
 }
 
+/** The gallery: one button per sample photo, which analyses it like an uploaded one. */
+async function wireSamples() {
+  let samples;
+  try {
+    const response = await fetch(SAMPLES);
+    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+    ({ samples } = await response.json());
+  } catch (err) {
+    // The page works without them; the gallery just stays hidden.
+    console.warn(`no sample photos (${SAMPLES}):`, err);
+    return;
+  }
+  $('sample-list').replaceChildren(...samples.map((sample) => {
+    const li = document.createElement('li');
+    li.innerHTML = '<button type="button" class="sample" aria-pressed="false"><img alt="" width="96" height="72"><span></span></button>';
+    const button = li.firstElementChild;
+    const url = `samples/${sample.file}`;
+    button.dataset.synset = sample.synset;
+    button.title = `Analyse this ${sample.breed} (${sample.synset})`;
+    button.querySelector('img').src = url;
+    button.querySelector('span').textContent = sample.breed;
+    button.addEventListener('click', async () => {
+      // Through fetch, so that offline the service worker's copy is used.
+      let file;
+      try {
+        const response = await fetch(url);
+        if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+        file = new File([await response.blob()], sample.file, { type: 'image/jpeg' });
+      } catch (err) {
+        showMessage(`Cannot load the sample ${sample.file}: ${err.message}.`);
+        state.attempts++;
+        return;
+      }
+      await usePhoto(file, sample);
+    });
+    return li;
+  }));
+  $('samples').hidden = false;
+}
+
+/** "Take photo": a live preview, then one frame goes the same way as a picked file. */
+function wireCamera() {
+  const video = $('camera-video');
+  const panel = $('camera');
+  // Which opening of the camera is current: one cancelled while the permission prompt was
+  // open must not switch the camera on (or keep it on) once the answer comes.
+  let opening = 0;
+  const close = () => {
+    opening++;
+    stopCamera(video);
+    panel.hidden = true;
+    $('camera-capture').disabled = true;
+    $('camera-open').disabled = false;
+  };
+  $('camera-open').addEventListener('click', async () => {
+    const mine = ++opening;
+    showMessage('');
+    $('camera-open').disabled = true;
+    panel.hidden = false;
+    let stream;
+    try {
+      stream = await openCamera();
+      if (mine !== opening) return stopStream(stream);
+      await showCamera(video, stream);
+      if (mine !== opening) return stopStream(stream);
+      $('camera-capture').disabled = false;
+      $('camera-capture').focus();
+    } catch (err) {
+      stopStream(stream);
+      if (mine !== opening) return;
+      close();
+      showMessage(cameraMessage(err));
+    }
+  });
+  $('camera-capture').addEventListener('click', async () => {
+    let file;
+    try {
+      file = await captureFrame(video);
+    } catch (err) {
+      showMessage(err.message);
+      return;
+    } finally {
+      close();
+    }
+    await usePhoto(file);
+  });
+  $('camera-cancel').addEventListener('click', close);
+  panel.addEventListener('keydown', (e) => e.key === 'Escape' && close());
+  // Never leave the camera on behind the person's back.
+  document.addEventListener('visibilitychange', () => document.hidden && !panel.hidden && close());
+}
+
 async function main() {
   await serviceWorker();
-  // The CPU by default: on WebGPU the explanation pass still makes a synchronous read, which
-  // Burn refuses in the browser (see the viewer issue), so `?backend=webgpu` is opt-in for now.
-  const wanted = new URLSearchParams(location.search).get('backend') ?? 'cpu';
+  // WebGPU first; the viewer falls back to the CPU by itself when WebGPU is missing or fails.
+  // `?backend=cpu` skips WebGPU (software WebGPU adapters are slower than the CPU backend).
+  const wanted = new URLSearchParams(location.search).get('backend') ?? 'webgpu';
   try {
     const { viewer, info, timings } = await loadModel(wanted);
     Object.assign(state, { viewer, info });
     viewer.onRestart = (next) => {
       state.info = next.info;
       showBackend(next.info, next.timings);
-      showMessage(`The ${wanted} backend failed, so the network now runs on the CPU. Please try again.`);
     };
     showBackend(info, timings);
     buildControls(info);
     for (const id of controls) $(id).addEventListener(id === 'alpha' ? 'input' : 'change', onControl);
     wirePhotoInputs();
+    wireCamera();
+    await wireSamples();
     $('loading').hidden = true;
     document.querySelector('main').hidden = false;
     document.body.dataset.ready = 'true';

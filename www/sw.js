@@ -1,17 +1,31 @@
-// Offline support: the app shell is stored when the service worker installs; everything
-// else of this origin (the model) is stored the first time it is fetched. Later visits are
-// served from the cache, with no network at all.
+// Offline support: the app shell and the sample photos are stored when the service worker
+// installs; everything else of this origin (the model) is stored the first time it is
+// fetched. Later visits are served from the cache, with no network at all.
 
 // The build replaces this with a hash of the site, so a new build gets a fresh cache.
 const VERSION = 'dev';
 const CACHE = `woofcam-${VERSION}`;
 const SHELL = [
-  './', 'index.html', 'style.css', 'app.js', 'viewer-client.js', 'worker.js',
-  'manifest.webmanifest', 'icon.svg', 'pkg/woofcam_viewer.js', 'pkg/woofcam_viewer_bg.wasm',
+  './', 'index.html', 'style.css', 'app.js', 'camera.js', 'viewer-client.js', 'worker.js',
+  'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png',
+  'pkg/woofcam_viewer.js', 'pkg/woofcam_viewer_bg.wasm',
 ];
+// The gallery's list names its photos: stored with the shell so that a classroom that
+// went offline after the first visit still has every sample, not only those clicked.
+const SAMPLES = 'samples/samples.json';
+
+async function install() {
+  const cache = await caches.open(CACHE);
+  await cache.addAll(SHELL);
+  const response = await fetch(SAMPLES);
+  if (!response.ok) throw new Error(`${SAMPLES}: ${response.status}`);
+  const { samples } = await response.clone().json();
+  await cache.addAll(samples.map((s) => `samples/${s.file}`));
+  await cache.put(SAMPLES, response);
+}
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(install().then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {

@@ -1,5 +1,5 @@
 // The page's handle on the viewer running in a Web Worker (worker.js): calls become
-// promises, and a crashed backend is replaced by a fresh worker on the CPU.
+// promises, and a backend that fails is replaced by a fresh worker on the CPU.
 
 export class Viewer {
   /** Starts a worker, loads the model into it and resolves once it can analyse.
@@ -11,7 +11,7 @@ export class Viewer {
     return viewer;
   }
 
-  /** Called with `{info, timings}` after a crash moved the network to the CPU. */
+  /** Called with `{info, timings}` after a failure moved the network to the CPU. */
   onRestart = null;
 
   #worker = null;
@@ -19,6 +19,9 @@ export class Viewer {
   #reload;
   #nextId = 0;
   #pending = new Map();
+  /** What a new worker needs to pick up where a failed one stopped. */
+  #photo = null;
+  #analysis = null;
 
   constructor(metadata, reload) {
     this.#metadata = metadata;
@@ -41,16 +44,43 @@ export class Viewer {
 
   /** Like `call`, with the time the worker spent: `{result, ms}`. */
   async timed(op, args = [], transfer = []) {
+    // Kept for a replay on another worker; `setPhoto`'s bytes are copied before they move.
+    if (op === 'setPhoto') this.#photo = args[0].slice();
     try {
-      return await this.#send(op, args, transfer);
+      const outcome = await this.#send(op, args, transfer);
+      if (op === 'setPhoto') this.#analysis = null;
+      if (op === 'analyze') this.#analysis = args;
+      return outcome;
     } catch (err) {
-      if (!err.fatal || !this.#reload) throw err;
-      // The wasm instance panicked (e.g. a lost GPU device): its state cannot be trusted,
-      // so start over on the CPU and tell the page; the person retries their action.
-      await this.#boot(await this.#reload(), 'cpu');
-      this.onRestart?.(this.loaded);
+      if (!this.#reload || !this.#gpuFailed(op, err)) throw err;
+      return this.#recover(op, args, err);
+    }
+  }
+
+  /** Whether `err` means the WebGPU backend broke (not that the request was bad): a panic,
+   * or any failure of the network's pass on the GPU (a lost device fails its reads). */
+  #gpuFailed(op, err) {
+    return err.fatal || (this.loaded.info.backend === 'webgpu' && op === 'analyze');
+  }
+
+  /** Starts over on the CPU and redoes the failed request there, so the person loses
+   * nothing; the page hears why through `onRestart`. A crash *on the CPU* is a bug: the
+   * worker restarts but the request is not repeated (it could crash again). */
+  async #recover(op, args, err) {
+    const wasGpu = this.loaded.info.backend === 'webgpu';
+    await this.#boot(await this.#reload(), 'cpu');
+    // Burn's device errors go on with their causes and a backtrace note: the first is enough.
+    const reason = err.message.split(/\s+(?:Caused by|Backtrace):/)[0];
+    this.loaded.info.fallback = `${wasGpu ? 'WebGPU' : 'the viewer'} failed (${reason}), so the network now runs on the CPU`;
+    this.onRestart?.(this.loaded);
+    if (!wasGpu) {
+      this.#photo = this.#analysis = null;
       throw new Error(`${err.message}; the viewer restarted on the CPU`);
     }
+    if (this.#photo && op !== 'setPhoto') await this.#send('setPhoto', [this.#photo.slice()], []);
+    if (this.#analysis && op !== 'analyze' && op !== 'setPhoto') await this.#send('analyze', this.#analysis, []);
+    // A photo's bytes moved to the failed worker; its kept copy goes to the new one.
+    return this.timed(op, op === 'setPhoto' ? [this.#photo.slice()] : args, []);
   }
 
   #send(op, args, transfer) {

@@ -18,21 +18,33 @@ const FLAGS = [
   '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
 ];
 
-/** Starts the server and the browser; `close()` stops both. */
-export async function start() {
+/** A fake camera (a moving test pattern, 640x480) instead of the machine's own, which the
+ * page may use only in a context granted the `camera` permission; headless Chromium
+ * denies the others, as a person clicking "Block" would. `device-count=0`: no camera at all. */
+export const FAKE_CAMERA = '--use-fake-device-for-media-stream';
+export const NO_CAMERA = '--use-fake-device-for-media-stream=device-count=0';
+
+/** Launches Debian's Chromium with the tests' flags plus `flags`. */
+export function launch(flags = []) {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...FLAGS, ...flags] });
+}
+
+/** Starts the server and the browser (with extra `flags`); `close()` stops both. */
+export async function start({ flags = [] } = {}) {
   if (!existsSync(join(site, 'pkg/woofcam_viewer_bg.wasm'))) {
     throw new Error(`no built site in ${site}: run \`just site\` first`);
   }
   mkdirSync(shots, { recursive: true });
   const server = await serve(site);
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
+  const browser = await launch(flags);
   const url = `http://127.0.0.1:${server.address().port}/`;
   return { url, browser, close: async () => { await browser.close(); server.close(); } };
 }
 
-/** Opens the page in a fresh profile and waits until the model is loaded. */
-export async function open(browser, url, { backend = 'cpu', context } = {}) {
-  context ??= await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+/** Opens the page in a fresh profile and waits until the model is loaded. `permissions`
+ * are granted to the fresh profile (e.g. `['camera']`). */
+export async function open(browser, url, { backend = 'cpu', context, permissions = [] } = {}) {
+  context ??= await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, permissions });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
@@ -45,9 +57,15 @@ export async function open(browser, url, { backend = 'cpu', context } = {}) {
 
 /** Gives the page a photo through its file picker and waits for the outcome: the
  * analysis (resolves to the report) or an error message (resolves to its text). */
-export async function choose(page, file) {
+export function choose(page, file) {
+  return afterAttempt(page, () => page.setInputFiles('#file', file));
+}
+
+/** Does `action` (a click, say) and waits for the photo it gives the page to be analysed
+ * or refused, like `choose`. */
+export async function afterAttempt(page, action) {
   const before = await page.evaluate(() => window.woofcam.attempts);
-  await page.setInputFiles('#file', file);
+  await action();
   await page.waitForFunction((n) => window.woofcam.attempts > n, before, { timeout: 300_000 });
   return page.evaluate(() => (document.querySelector('#message').hidden
     ? { report: window.woofcam.report } : { message: document.querySelector('#message').textContent }));
@@ -70,6 +88,18 @@ export function canvasPixels(page, method, index = -1) {
     const canvas = [...document.querySelectorAll(`.panel[data-method="${m}"] canvas`)].at(i);
     const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     return { width: canvas.width, height: canvas.height, data: Array.from(data) };
+  }, [method, index]);
+}
+
+/** `colours` of that canvas, counted in the page: a camera-sized canvas is millions of
+ * numbers, slow to carry over to the test. */
+export function canvasColours(page, method, index = -1) {
+  return page.evaluate(([m, i]) => {
+    const canvas = [...document.querySelectorAll(`.panel[data-method="${m}"] canvas`)].at(i);
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const seen = new Set();
+    for (let p = 0; p < data.length; p += 4) seen.add((data[p] << 16) | (data[p + 1] << 8) | data[p + 2]);
+    return seen.size;
   }, [method, index]);
 }
 

@@ -11,6 +11,7 @@ use std::time::Instant;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use woofcam::image::Normalization;
+use woofcam::labels::IMAGEWOOF;
 use woofcam::model::ResNetConfig;
 use woofcam_trainer::ranger::RangerConfig;
 use woofcam_trainer::teacher::Teacher;
@@ -60,9 +61,10 @@ fn main() {
             }
         }
         let total = forward + backward + step;
-        let teacher = Teacher::load(&teacher_dir(), &device).expect("the MobileNet teacher in ../shared/models");
+        let teacher = Teacher::load(&teacher_dir(), &IMAGEWOOF.map(|b| b.synset), &device)
+            .expect("the MobileNet teacher in ../shared/models");
         let plain = images.clone().without_autodiff();
-        let soft_targets = || teacher.imagewoof_logits(plain.clone(), &Normalization::IMAGENET).into_data();
+        let soft_targets = || teacher.class_logits(plain.clone(), &Normalization::IMAGENET).into_data();
         soft_targets();
         let teacher_s = (0..steps).map(|_| seconds(|| drop(soft_targets()))).sum::<f64>();
         println!(

@@ -5,10 +5,10 @@
 pub mod commands;
 pub mod data;
 pub mod device;
-pub mod model_file;
-pub mod ranger;
-pub mod train;
-pub mod teacher;
 pub mod interpret;
+pub mod model_file;
 pub mod pytorch;
+pub mod ranger;
 pub mod render;
+pub mod teacher;
+pub mod train;

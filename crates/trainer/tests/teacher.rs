@@ -52,7 +52,7 @@ fn accuracy(teacher: &Teacher, photos: &[(image::RgbImage, usize)], size: u32) -
             chunk.iter().flat_map(|(photo, _)| to_chw(&resize(photo, size, size, Fit::CenterCrop), &norm)).collect();
         let side = size as usize;
         let batch = Tensor::<4>::from_data(TensorData::new(values, [chunk.len(), 3, side, side]), &device);
-        let logits = teacher.imagewoof_logits(batch, &norm);
+        let logits = teacher.class_logits(batch, &norm);
         assert_eq!(logits.dims(), [chunk.len(), IMAGEWOOF.len()]);
         let predicted = logits.argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
         correct += chunk.iter().zip(predicted).filter(|((_, label), p)| *p == *label as i64).count();
@@ -62,7 +62,7 @@ fn accuracy(teacher: &Teacher, photos: &[(image::RgbImage, usize)], size: u32) -
 
 #[test]
 fn imagewoof_accuracy_at_224_matches_the_published_model() {
-    let teacher = Teacher::load(&model_dir(), &Device::flex()).unwrap();
+    let teacher = Teacher::load(&model_dir(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap();
     let photos = val_photos();
     let start = Instant::now();
     let acc = accuracy(&teacher, &photos, 224);
@@ -79,7 +79,7 @@ fn imagewoof_accuracy_at_224_matches_the_published_model() {
 #[test]
 fn imagewoof_accuracy_from_training_sized_batches() {
     // The training loop hands over its 128 or 160 px batches; the teacher upsamples them.
-    let teacher = Teacher::load(&model_dir(), &Device::flex()).unwrap();
+    let teacher = Teacher::load(&model_dir(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap();
     let photos = val_photos();
     for size in [128, 160] {
         let acc = accuracy(&teacher, &photos, size);
@@ -125,12 +125,12 @@ fn logits_match_the_pytorch_reference() {
 
 #[test]
 fn autodiff_batches_give_the_same_constant_logits() {
-    let teacher = Teacher::load(&model_dir(), &Device::flex()).unwrap();
+    let teacher = Teacher::load(&model_dir(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap();
     let norm = Normalization::IMAGENET;
     let device = Device::flex();
     let batch = Tensor::<4>::random([2, 3, 128, 128], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
-    let plain = teacher.imagewoof_logits(batch.clone(), &norm);
-    let tracked = teacher.imagewoof_logits(batch.autodiff().require_grad(), &norm);
+    let plain = teacher.class_logits(batch.clone(), &norm);
+    let tracked = teacher.class_logits(batch.autodiff().require_grad(), &norm);
     assert!(!tracked.is_autodiff());
     plain.into_data().assert_approx_eq::<f32>(&tracked.into_data(), burn::tensor::Tolerance::default());
 }
@@ -153,7 +153,7 @@ fn a_truncated_shard_is_refused_by_name() {
     let dir = model_copy();
     let shard = dir.path().join("group29-shard1of1");
     std::fs::OpenOptions::new().write(true).open(&shard).unwrap().set_len(3_075_900).unwrap();
-    let err = Teacher::load(dir.path(), &Device::flex()).unwrap_err();
+    let err = Teacher::load(dir.path(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap_err();
     assert!(matches!(err, TeacherError::ShardSize { expected: 3_076_000, actual: 3_075_900, .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("group29-shard1of1") && message.contains("truncated"), "{message}");
@@ -162,11 +162,11 @@ fn a_truncated_shard_is_refused_by_name() {
 #[test]
 fn a_missing_folder_or_manifest_is_named() {
     let missing = Path::new("/nonexistent/mobilenet");
-    let err = Teacher::load(missing, &Device::flex()).unwrap_err();
+    let err = Teacher::load(missing, &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap_err();
     assert!(matches!(&err, TeacherError::MissingDir(p) if p == missing), "{err:?}");
 
     let empty = tempfile::tempdir().unwrap();
-    let err = Teacher::load(empty.path(), &Device::flex()).unwrap_err();
+    let err = Teacher::load(empty.path(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap_err();
     assert!(matches!(&err, TeacherError::Io { path, .. } if path.ends_with("model.json")), "{err:?}");
 }
 
@@ -176,6 +176,6 @@ fn a_missing_tensor_is_named() {
     let manifest = dir.path().join("model.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, text.replace("\"conv_dw_7_bn/moving_variance\"", "\"conv_dw_7_bn/renamed\"")).unwrap();
-    let err = Teacher::load(dir.path(), &Device::flex()).unwrap_err();
+    let err = Teacher::load(dir.path(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap_err();
     assert!(matches!(&err, TeacherError::MissingTensor(name) if name == "conv_dw_7_bn/moving_variance"), "{err:?}");
 }

@@ -102,7 +102,13 @@ impl Viewer {
 
     /// `method`'s picture over the photo at opacity `alpha` (0: photo, 1: map alone), at the
     /// photo's view size, with colour map `cmap` and `upsampling` (`bilinear` or `smooth`).
-    pub fn render(&self, method: &str, cmap: &str, upsampling: &str, alpha: f32) -> Result<web_sys::ImageData, JsError> {
+    pub fn render(
+        &self,
+        method: &str,
+        cmap: &str,
+        upsampling: &str,
+        alpha: f32,
+    ) -> Result<web_sys::ImageData, JsError> {
         let style = style(cmap, upsampling)?;
         let image = self.session.borrow().render(parse_method(method)?, style, alpha)?;
         let (width, height) = image.dimensions();

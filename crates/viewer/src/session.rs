@@ -100,7 +100,12 @@ impl Session {
         };
         let (gradcam, guided_backprop) =
             methods.iter().map(|m| m.needs()).fold((false, false), |(c, g), (mc, mg)| (c || mc, g || mg));
-        let request = Request { layer: layer.cut, target: class.map_or(Target::Predicted, Target::Class), gradcam, guided_backprop };
+        let request = Request {
+            layer: layer.cut,
+            target: class.map_or(Target::Predicted, Target::Class),
+            gradcam,
+            guided_backprop,
+        };
         let input = Tensor::from_data(photo.input.clone(), &self.device);
         Ok(Pending { explanation: explain(&self.model, input, request)?, layer: layer.name })
     }
@@ -113,7 +118,12 @@ impl Session {
     }
 
     /// Runs [`Session::start`] and a blocking read (native only; browsers await the read).
-    pub fn analyze(&mut self, layer: Option<&str>, class: Option<usize>, methods: &[Method]) -> Result<Report, ViewerError> {
+    pub fn analyze(
+        &mut self,
+        layer: Option<&str>,
+        class: Option<usize>,
+        methods: &[Method],
+    ) -> Result<Report, ViewerError> {
         let pending = self.start(layer, class, methods)?;
         let data = pending.explanation.read()?;
         Ok(self.finish(data, pending.layer))

@@ -102,7 +102,10 @@ fn config(args: &Args) -> Result<TrainConfig> {
             bail!("{name} must be a positive number, not {value}");
         }
     }
-    if !(0.0..=1.0).contains(&args.distill_alpha) || args.distill_temperature.is_nan() || args.distill_temperature <= 0.0 {
+    if !(0.0..=1.0).contains(&args.distill_alpha)
+        || args.distill_temperature.is_nan()
+        || args.distill_temperature <= 0.0
+    {
         bail!("--distill-alpha must be in [0, 1] and --distill-temperature positive");
     }
     let mut phases = Vec::new();

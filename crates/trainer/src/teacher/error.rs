@@ -28,6 +28,8 @@ pub enum TeacherError {
     MissingTensor(String),
     #[error("weight tensor {name:?} has shape {actual:?} but the network needs {expected:?}")]
     TensorShape { name: String, expected: Vec<usize>, actual: Vec<usize> },
-    #[error("synset {0:?} has no known ImageNet class index")]
+    #[error(
+        "the teacher answers only for the ten Imagewoof classes, and the data has a class {0:?} that is not one of them"
+    )]
     UnknownSynset(String),
 }

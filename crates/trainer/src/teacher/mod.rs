@@ -22,7 +22,6 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use woofcam::image::Normalization;
-use woofcam::labels::IMAGEWOOF;
 
 pub use classes::imagenet_indices;
 pub use error::TeacherError;
@@ -36,31 +35,32 @@ const INPUT_SIZE: usize = 224;
 #[derive(Debug)]
 pub struct Teacher {
     network: MobileNet,
-    /// ImageNet output index of each Imagewoof class, in the student's class order.
+    /// ImageNet output index of each of the student's classes, in the student's order.
     classes: Tensor<1, Int>,
     device: Device,
 }
 
 impl Teacher {
     /// Loads the TensorFlow.js export in `dir` (`model.json` and its shards) onto `device`
-    /// (always without autodiff: the teacher is never trained).
+    /// (always without autodiff: the teacher is never trained), to answer for the student's
+    /// `classes`, given as ImageNet synsets in the student's order (its data folders).
     ///
     /// # Errors
     ///
-    /// A missing folder or file, a damaged or truncated shard, or a model whose tensors do
-    /// not match MobileNet v1 0.75 (see [`TeacherError`]).
-    pub fn load(dir: &Path, device: &Device) -> Result<Self, TeacherError> {
+    /// A missing folder or file, a damaged or truncated shard, a model whose tensors do
+    /// not match MobileNet v1 0.75, or a class the teacher has no output for (see
+    /// [`TeacherError`]).
+    pub fn load<S: AsRef<str>>(dir: &Path, classes: &[S], device: &Device) -> Result<Self, TeacherError> {
         let device = device.clone().without_autodiff();
         let weights = TfjsWeights::read(dir)?;
         let network = MobileNetConfig::new().init(&device).load_tfjs(&weights)?;
-        let synsets: Vec<_> = IMAGEWOOF.iter().map(|breed| breed.synset).collect();
-        let indices: Vec<i64> = imagenet_indices(&synsets)?.into_iter().map(|i| i as i64).collect();
-        let classes = Tensor::from_data(TensorData::new(indices, [synsets.len()]), &device);
+        let indices: Vec<i64> = imagenet_indices(classes)?.into_iter().map(|i| i as i64).collect();
+        let classes = Tensor::from_data(TensorData::new(indices, [classes.len()]), &device);
         Ok(Self { network, classes, device })
     }
 
-    /// The teacher's logits `[N, 10]` for the Imagewoof classes, in
-    /// [`woofcam::labels::IMAGEWOOF`] order, for a batch `[N, 3, H, W]` normalised as the
+    /// The teacher's logits `[N, classes]` for the student's classes, in the order given to
+    /// [`Teacher::load`], for a batch `[N, 3, H, W]` normalised as the
     /// training pipeline does it (`(pixel / 255 - mean) / std`).
     ///
     /// The batch is brought back to MobileNet's `pixel / 127.5 - 1` (one multiply-add per
@@ -71,7 +71,7 @@ impl Teacher {
     /// # Panics
     ///
     /// If the batch does not have 3 channels.
-    pub fn imagewoof_logits(&self, batch: Tensor<4>, normalization: &Normalization) -> Tensor<2> {
+    pub fn class_logits(&self, batch: Tensor<4>, normalization: &Normalization) -> Tensor<2> {
         let x = batch.without_autodiff().to_device(&self.device);
         // pixel / 255 = x * std + mean, so pixel / 127.5 - 1 = x * 2 std + (2 mean - 1).
         let scale = Tensor::<1>::from_floats(normalization.std.map(|s| 2.0 * s), &self.device);

@@ -7,7 +7,6 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use woofcam::labels::IMAGEWOOF;
 use woofcam::metadata::{ClassInfo, ModelMetadata};
 use woofcam::model::{HeadKind, ResNet};
 use woofcam::weights::{Precision, TorchLayout};
@@ -74,16 +73,9 @@ pub fn fit(run: RunDir, state: RunState, session: Session) -> Result<RunState> {
     let teacher = match &config.distill {
         None => None,
         Some(distill) => {
-            // The teacher answers for Imagewoof's ten ImageNet classes, in their order.
+            // The data's class folders are ImageNet synsets: the teacher's outputs for them.
             let synsets: Vec<&str> = data.classes.iter().map(|c| c.folder.as_str()).collect();
-            let imagewoof: Vec<&str> = IMAGEWOOF.iter().map(|b| b.synset).collect();
-            if synsets != imagewoof {
-                bail!(
-                    "--teacher gives soft targets for the ten Imagewoof classes; {} has other classes",
-                    config.data.display()
-                );
-            }
-            let teacher = Teacher::load(&distill.teacher, &config.backend.device()?)
+            let teacher = Teacher::load(&distill.teacher, &synsets, &config.backend.device()?)
                 .with_context(|| format!("cannot load the teacher in {}", distill.teacher.display()))?;
             Some((teacher, Distillation { alpha: distill.alpha, temperature: distill.temperature }))
         }
@@ -218,7 +210,7 @@ impl Learner {
             let (images, labels) = self.tensors(&batch, &self.device);
             let loss = match &self.teacher {
                 Some((teacher, distillation)) => {
-                    let soft_targets = teacher.imagewoof_logits(images.clone(), &self.train.normalization());
+                    let soft_targets = teacher.class_logits(images.clone(), &self.train.normalization());
                     distillation.loss(model.forward(images), soft_targets, labels)
                 }
                 None => cross_entropy(model.forward(images), labels),

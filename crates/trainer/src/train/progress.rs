@@ -42,7 +42,9 @@ impl Progress {
                 bar.set_message(message);
                 bar.inc(1);
             }
-            None if self.done.is_multiple_of(self.every) => eprintln!("  batch {}/{}  {message}", self.done, self.total),
+            None if self.done.is_multiple_of(self.every) => {
+                eprintln!("  batch {}/{}  {message}", self.done, self.total)
+            }
             None => {}
         }
     }

@@ -136,8 +136,11 @@ pub fn explain<M: Explainable>(model: &M, input: Tensor<4>, request: Request<M::
         return Ok(explanation);
     }
 
-    // The score is the target class's logit; a one-hot mask selects it without a host read.
-    let mask = class.one_hot::<2>(num_classes).float().autodiff();
+    // The score is the target class's logit, selected by a mask built on the device.
+    // (Not `one_hot`: it validates the indices by reading them back synchronously, which
+    // WebGPU in a browser refuses.)
+    let classes = Tensor::<1, Int>::arange(0..num_classes as i64, &device);
+    let mask = classes.equal(class.clone().expand([num_classes])).float().reshape([1, num_classes]).autodiff();
     let score = [cam_logits, guided_logits]
         .into_iter()
         .flatten()

@@ -53,9 +53,10 @@ impl FromStr for Method {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Method::ALL.into_iter().find(|m| m.name() == s.trim()).ok_or_else(|| {
-            format!("unknown method `{s}`; choose one of {}", Method::ALL.map(Method::name).join(", "))
-        })
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == s.trim())
+            .ok_or_else(|| format!("unknown method `{s}`; choose one of {}", Method::ALL.map(Method::name).join(", ")))
     }
 }
 

@@ -1,0 +1,95 @@
+// The viewer on WebGPU (Chromium's software adapter here: slow, but the real WebGPU code
+// path, asynchronous reads included): it must agree with the CPU backend, and a GPU lost
+// in the middle of a session must move the network to the CPU without losing the photo.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { choose, open, photoPath, setControl, shots, start } from './harness.js';
+
+let env;
+before(async () => { env = await start(); });
+after(async () => { await env?.close(); });
+
+const METHODS = ['gradcam', 'guided-backprop', 'guided-gradcam'];
+
+/** Analyses the photo with all three methods and returns the logits and raw maps. */
+async function analyseAll(page) {
+  const { report, message } = await choose(page, photoPath);
+  assert.equal(message, undefined);
+  await setControl(page, 'method', 'all');
+  return page.evaluate(async (methods) => {
+    const maps = {};
+    for (const method of methods) {
+      const bytes = await window.woofcam.viewer.call('export', [method, 'json']);
+      maps[method] = JSON.parse(new TextDecoder().decode(bytes));
+    }
+    return { logits: window.woofcam.report.logits, top: window.woofcam.report.top, maps };
+  }, METHODS);
+}
+
+function assertClose(actual, expected, what) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const peak = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0); // (a spread overflows the stack)
+  assert.ok(peak > 0, `${what}: all zeros`);
+  let worst = 0;
+  actual.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - expected[i]) / peak); });
+  console.log(`${what}: largest difference ${worst.toExponential(2)} of the peak ${peak.toExponential(3)}`);
+  assert.ok(worst <= 1e-3, `${what}: WebGPU and CPU differ by ${worst} of the peak`);
+}
+
+test('WebGPU agrees with the CPU backend on the logits and all three maps', { timeout: 900_000 }, async () => {
+  const gpu = await open(env.browser, env.url, { backend: 'webgpu' });
+  assert.equal(await gpu.page.getAttribute('#backend', 'data-backend'), 'webgpu',
+    `expected WebGPU, got: ${await gpu.page.textContent('#backend')}`);
+  const onGpu = await analyseAll(gpu.page);
+  await gpu.page.screenshot({ path: join(shots, 'webgpu-all.png'), fullPage: true });
+  assert.deepEqual(gpu.errors, []);
+  await gpu.context.close();
+
+  const cpu = await open(env.browser, env.url, { backend: 'cpu' });
+  const onCpu = await analyseAll(cpu.page);
+  await cpu.context.close();
+
+  assert.deepEqual(onGpu.top.map((t) => t.class), onCpu.top.map((t) => t.class));
+  assertClose(onGpu.logits, onCpu.logits, 'logits');
+  for (const method of METHODS) {
+    assert.deepEqual(onGpu.maps[method].shape, onCpu.maps[method].shape, method);
+    assertClose(onGpu.maps[method].values, onCpu.maps[method].values, method);
+  }
+});
+
+test('a GPU lost mid-session moves the network to the CPU and the analysis still completes',
+  { timeout: 900_000 }, async () => {
+    const context = await env.browser.newContext({ viewport: { width: 1280, height: 900 }, serviceWorkers: 'block' });
+    // The worker keeps every GPU device it is given, and destroys them when the test says so
+    // (a destroyed device behaves like one the browser or driver took away).
+    await context.route('**/worker.js', async (route) => {
+      const original = await (await route.fetch()).text();
+      const spy = `
+        const devices = [];
+        const requestDevice = GPUAdapter.prototype.requestDevice;
+        GPUAdapter.prototype.requestDevice = async function (...args) {
+          const device = await requestDevice.apply(this, args);
+          devices.push(device);
+          return device;
+        };
+        new BroadcastChannel('test').onmessage = () => devices.forEach((d) => d.destroy());
+      `;
+      await route.fulfill({ body: spy + original, contentType: 'text/javascript' });
+    });
+    const { page } = await open(env.browser, env.url, { backend: 'webgpu', context });
+    assert.equal(await page.getAttribute('#backend', 'data-backend'), 'webgpu');
+    const first = await choose(page, photoPath);
+    assert.equal(first.report?.top.length, 5, first.message);
+
+    await page.evaluate(() => new BroadcastChannel('test').postMessage('lose the GPU'));
+    await setControl(page, 'class', 3);
+    assert.equal(await page.getAttribute('#backend', 'data-backend'), 'cpu');
+    assert.match(await page.textContent('#backend'), /WebGPU failed/);
+    const report = await page.evaluate(() => window.woofcam.report);
+    assert.equal(report.class, 3, 'the interrupted analysis was redone on the CPU');
+    assert.deepEqual(report.top.map((t) => t.class), first.report.top.map((t) => t.class));
+    await page.screenshot({ path: join(shots, 'webgpu-lost.png'), fullPage: true });
+    await context.close();
+  });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  FAKE_CAMERA, NO_CAMERA, afterAttempt, canvasColours, canvasPixels, choose, colours, launch, open, shots, site, start,
+  FAKE_CAMERA, NO_CAMERA, afterAttempt, canvasColours, canvasPixels, choose, colours, launch, open, reopenOffline, shots, site, start,
 } from './harness.js';
 
 const { samples } = JSON.parse(readFileSync(join(site, 'samples/samples.json'), 'utf8'));
@@ -150,12 +150,7 @@ test('a device without a camera gives a clear message', async () => {
 
 test('offline after the first visit, every sample shows and analyses', async () => {
   const { page, context } = await open(env.browser, env.url);
-  await page.waitForFunction(async () => navigator.serviceWorker.controller && await caches.match('model/model.bpk'),
-    null, { timeout: 60_000, polling: 250 });
-  await context.setOffline(true);
-  await page.reload();
-  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
-  assert.equal(await page.evaluate(() => document.body.dataset.ready), 'true', await page.textContent('#progress-label'));
+  await reopenOffline(page, context);
   await page.waitForFunction(() => [...document.querySelectorAll('#sample-list img')].every((img) => img.complete),
     null, { timeout: 30_000 });
   const loaded = await page.$$eval('#sample-list img', (imgs) => imgs.map((img) => img.naturalWidth > 0));

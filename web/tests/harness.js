@@ -55,6 +55,19 @@ export async function open(browser, url, { backend = 'cpu', context, permissions
   return { page, context, errors };
 }
 
+/** Once the first visit has stored the site and the model, cuts the network and reloads;
+ * resolves when the page is ready again (and fails with its message if it is not). */
+export async function reopenOffline(page, context) {
+  await page.waitForFunction(async () => navigator.serviceWorker.controller && await caches.match('model/model.bpk'),
+    null, { timeout: 60_000, polling: 250 });
+  await context.setOffline(true);
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+  if (await page.evaluate(() => document.body.dataset.ready) !== 'true') {
+    throw new Error(`offline reload: ${await page.textContent('#progress-label')}`);
+  }
+}
+
 /** Gives the page a photo through its file picker and waits for the outcome: the
  * analysis (resolves to the report) or an error message (resolves to its text). */
 export function choose(page, file) {

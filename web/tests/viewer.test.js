@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  canvasPixels, choose, colours, open, photoPath, setControl, shots, site, start, trainerBinary,
+  canvasPixels, choose, colours, open, photoPath, reopenOffline, setControl, shots, site, start, trainerBinary,
 } from './harness.js';
 import { badFiles, oddFiles } from './fixtures.js';
 
@@ -180,13 +180,7 @@ describe('one page on the CPU backend', () => {
 
 test('works offline after the first visit', async () => {
   const { page, context } = await open(env.browser, env.url);
-  // The first visit stored the shell and the model; now cut the network and reload.
-  await page.waitForFunction(async () => navigator.serviceWorker.controller && await caches.match('model/model.bpk'),
-    null, { timeout: 60_000, polling: 250 });
-  await context.setOffline(true);
-  await page.reload();
-  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
-  assert.equal(await page.evaluate(() => document.body.dataset.ready), 'true', await page.textContent('#progress-label'));
+  await reopenOffline(page, context);
   const { report } = await choose(page, photoPath);
   assert.equal(report.top.length, 5);
   await page.screenshot({ path: join(shots, 'cpu-offline.png'), fullPage: true });

@@ -2,25 +2,11 @@
 //! PNGs and eval.json agree with each other; bad input ends in a clear message.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn imagewoof() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
-}
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torch")
-}
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod support;
+use support::{fixtures, imagewoof, text, trainer};
 
 /// A model with non-trivial weights: the fastai fixture checkpoint, imported at 64 px.
 fn model(dir: &Path) -> PathBuf {

@@ -3,12 +3,14 @@
 //! ending in a clear message, never a panic.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use burn::module::Module;
 use burn::tensor::Device;
 use woofcam::metadata::ModelMetadata;
 use woofcam::weights::{Precision, to_burnpack};
+
+mod support;
+use support::{text, trainer};
 
 fn photo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -23,14 +25,6 @@ fn export_model(dir: &Path) -> PathBuf {
     std::fs::write(&weights, to_burnpack(&model, Precision::F32).unwrap()).unwrap();
     std::fs::write(dir.join("model.json"), meta.to_json()).unwrap();
     weights
-}
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

@@ -5,7 +5,6 @@
 //! export's f16-or-f32 choice, and clear errors for bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
@@ -13,41 +12,11 @@ use woofcam::metadata::ModelMetadata;
 use woofcam::model::HeadKind;
 use woofcam::weights::Precision;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torch")
-}
-
-fn imagewoof() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
-}
+mod support;
+use support::{fails, fixtures, imagewoof, ok};
 
 fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap()).unwrap()
-}
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs the trainer and returns its stdout, failing the test with both streams otherwise.
-fn ok(args: &[&str]) -> String {
-    let output = trainer(args);
-    let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{args:?}\nstdout: {stdout}\nstderr: {}", text(&output.stderr));
-    stdout
-}
-
-/// Runs the trainer expecting a failure; returns stderr, checked for a panic.
-fn fails(args: &[&str]) -> String {
-    let output = trainer(args);
-    let stderr = text(&output.stderr);
-    assert!(!output.status.success(), "{args:?} succeeded: {}", text(&output.stdout));
-    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    stderr
 }
 
 /// The input both sides compute: element i is f32(((i * 7919 + 13) % 2000) / 1000 - 1).

@@ -1,16 +1,8 @@
 //! `trainer show-batch` on the real Imagewoof folder: a PNG grid of the expected size, and
 //! a clear message for a folder that is not a data set.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn imagewoof() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
-}
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
-}
+mod support;
+use support::{imagewoof, trainer};
 
 #[test]
 fn show_batch_writes_a_labelled_grid() {

@@ -3,24 +3,11 @@
 //! where the uninterrupted one does.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn imagewoof() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
-}
-
-fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
-}
-
-fn succeed(args: &[&str]) -> String {
-    let output = trainer(args);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    stdout
-}
+mod support;
+use support::{imagewoof, ok, trainer};
 
 /// A quick run: ResNet18 at 32 px on 4 photos per class (40 train, 40 valid).
 fn quick<'a>(data: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
@@ -39,7 +26,7 @@ fn training_learns_writes_the_table_and_keeps_the_best_model() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let data = imagewoof();
-    let stdout = succeed(&quick(data.to_str().unwrap(), out.to_str().unwrap(), "6"));
+    let stdout = ok(&quick(data.to_str().unwrap(), out.to_str().unwrap(), "6"));
     assert!(stdout.contains("epoch   train_loss  valid_loss  error_rate  accuracy  time"), "{stdout}");
 
     let state = run_state(&out);
@@ -76,7 +63,7 @@ fn training_learns_writes_the_table_and_keeps_the_best_model() {
     // The best model explains a photo with the native tool.
     let photo = data.join("val/n02111889/ILSVRC2012_val_00000590.JPEG");
     let explained = dir.path().join("explained");
-    succeed(&[
+    ok(&[
         "explain",
         photo.to_str().unwrap(),
         "--weights",
@@ -92,19 +79,19 @@ fn a_resumed_run_ends_where_the_uninterrupted_one_does() {
     let data = imagewoof();
     let data = data.to_str().unwrap();
     let straight = dir.path().join("straight");
-    succeed(&quick(data, straight.to_str().unwrap(), "3"));
+    ok(&quick(data, straight.to_str().unwrap(), "3"));
 
     let interrupted = dir.path().join("interrupted");
     let mut first = quick(data, interrupted.to_str().unwrap(), "3");
     first.extend(["--stop-after", "1"]);
-    let stdout = succeed(&first);
+    let stdout = ok(&first);
     assert!(stdout.contains("continue with: trainer train --resume"), "{stdout}");
     assert_eq!(run_state(&interrupted)["completed_epochs"], 1);
     // Without --resume, an existing run is not overwritten.
     let refused = trainer(&quick(data, interrupted.to_str().unwrap(), "3"));
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--resume"));
-    let stdout = succeed(&["train", "--resume", "--out", interrupted.to_str().unwrap(), "--workers", "1"]);
+    let stdout = ok(&["train", "--resume", "--out", interrupted.to_str().unwrap(), "--workers", "1"]);
     assert!(stdout.contains("resuming"), "{stdout}");
 
     let numbers = |out: &Path| -> Vec<[f64; 3]> {
@@ -173,7 +160,7 @@ fn pretrained_body_stays_fixed_while_frozen() {
     let arch = args.iter().position(|a| *a == "resnet18").unwrap();
     args[arch] = "resnet34";
     args.extend(["--pretrained", pth.to_str().unwrap(), "--frozen-epochs", "1"]);
-    let stdout = succeed(&args);
+    let stdout = ok(&args);
     assert!(stdout.contains("body initialised from"), "{stdout}");
     assert!(stdout.contains("frozen phase: 1 epochs"), "{stdout}");
 
@@ -214,7 +201,7 @@ fn distillation_from_the_mobilenet_teacher() {
     let teacher = teacher_dir();
     let mut args = quick(data.to_str().unwrap(), out.to_str().unwrap(), "2");
     args.extend(["--teacher", teacher.to_str().unwrap(), "--distill-alpha", "0.5", "--distill-temperature", "3"]);
-    succeed(&args);
+    ok(&args);
     let distill = &run_state(&out)["config"]["distill"];
     assert_eq!(distill["alpha"].as_f64(), Some(0.5));
     assert_eq!(distill["temperature"].as_f64(), Some(3.0));

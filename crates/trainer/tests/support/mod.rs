@@ -1,0 +1,43 @@
+//! What the trainer's command-line tests share: where the data and fixtures are, and
+//! running the `trainer` binary the way a person does.
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The real Imagewoof (`../shared` beside the repository).
+pub fn imagewoof() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
+}
+
+/// PyTorch-made checkpoints and their expected outputs (`tests/reference/torch_roundtrip.py`).
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torch")
+}
+
+pub fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs the trainer and returns its stdout, failing the test with both streams otherwise.
+pub fn ok(args: &[&str]) -> String {
+    let output = trainer(args);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{args:?}\nstdout: {stdout}\nstderr: {}", text(&output.stderr));
+    stdout
+}
+
+/// Runs the trainer expecting a failure; returns stderr, checked for a panic.
+pub fn fails(args: &[&str]) -> String {
+    let output = trainer(args);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{args:?} succeeded: {}", text(&output.stdout));
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    stderr
+}

@@ -2,14 +2,14 @@
 //! a clear message for a folder that is not a data set.
 
 mod support;
-use support::{imagewoof, trainer};
+use support::{fails, imagewoof, ok};
 
 #[test]
 fn show_batch_writes_a_labelled_grid() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("grid.png");
     let data = imagewoof();
-    let output = trainer(&[
+    let stdout = ok(&[
         "show-batch",
         data.to_str().unwrap(),
         "--size",
@@ -23,11 +23,9 @@ fn show_batch_writes_a_labelled_grid() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let grid = image::open(&out).unwrap().to_rgb8();
     // 6 samples -> 3 columns x 2 rows of (96 + 4) x (96 + 22 + 4) cells plus a 4 px margin.
     assert_eq!(grid.dimensions(), (3 * 100 + 4, 2 * 122 + 4));
-    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("6 samples, 0 skipped"), "{stdout}");
 }
 
@@ -36,7 +34,7 @@ fn show_batch_valid_split_works_too() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("valid.png");
     let data = imagewoof();
-    let output = trainer(&[
+    ok(&[
         "show-batch",
         data.to_str().unwrap(),
         "--split",
@@ -52,7 +50,6 @@ fn show_batch_valid_split_works_too() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(image::image_dimensions(&out).unwrap(), (64 + 8, 64 + 22 + 8));
 }
 
@@ -60,8 +57,6 @@ fn show_batch_valid_split_works_too() {
 fn show_batch_names_a_missing_split() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("train/a")).unwrap();
-    let output = trainer(&["show-batch", dir.path().to_str().unwrap(), "--out", "x.png"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = fails(&["show-batch", dir.path().to_str().unwrap(), "--out", "x.png"]);
     assert!(stderr.contains("has no `val` folder"), "{stderr}");
 }

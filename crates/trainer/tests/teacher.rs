@@ -21,6 +21,11 @@ fn model_dir() -> PathBuf {
     shared().join("models/mobilenet_v1_0.75_224")
 }
 
+/// The teacher in `dir`, answering for Imagewoof's classes in their folder order.
+fn load(dir: &Path) -> Result<Teacher, TeacherError> {
+    Teacher::load(dir, &IMAGEWOOF.map(|b| b.synset), &Device::flex())
+}
+
 /// The first [`PHOTOS_PER_CLASS`] val photos of each class (sorted by file name) with
 /// their class index: a fixed subset, 100 photos.
 fn val_photos() -> Vec<(image::RgbImage, usize)> {
@@ -62,7 +67,7 @@ fn accuracy(teacher: &Teacher, photos: &[(image::RgbImage, usize)], size: u32) -
 
 #[test]
 fn imagewoof_accuracy_at_224_matches_the_published_model() {
-    let teacher = Teacher::load(&model_dir(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap();
+    let teacher = load(&model_dir()).unwrap();
     let photos = val_photos();
     let start = Instant::now();
     let acc = accuracy(&teacher, &photos, 224);
@@ -79,7 +84,7 @@ fn imagewoof_accuracy_at_224_matches_the_published_model() {
 #[test]
 fn imagewoof_accuracy_from_training_sized_batches() {
     // The training loop hands over its 128 or 160 px batches; the teacher upsamples them.
-    let teacher = Teacher::load(&model_dir(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap();
+    let teacher = load(&model_dir()).unwrap();
     let photos = val_photos();
     for size in [128, 160] {
         let acc = accuracy(&teacher, &photos, size);
@@ -125,7 +130,7 @@ fn logits_match_the_pytorch_reference() {
 
 #[test]
 fn autodiff_batches_give_the_same_constant_logits() {
-    let teacher = Teacher::load(&model_dir(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap();
+    let teacher = load(&model_dir()).unwrap();
     let norm = Normalization::IMAGENET;
     let device = Device::flex();
     let batch = Tensor::<4>::random([2, 3, 128, 128], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
@@ -153,7 +158,7 @@ fn a_truncated_shard_is_refused_by_name() {
     let dir = model_copy();
     let shard = dir.path().join("group29-shard1of1");
     std::fs::OpenOptions::new().write(true).open(&shard).unwrap().set_len(3_075_900).unwrap();
-    let err = Teacher::load(dir.path(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap_err();
+    let err = load(dir.path()).unwrap_err();
     assert!(matches!(err, TeacherError::ShardSize { expected: 3_076_000, actual: 3_075_900, .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("group29-shard1of1") && message.contains("truncated"), "{message}");
@@ -162,11 +167,11 @@ fn a_truncated_shard_is_refused_by_name() {
 #[test]
 fn a_missing_folder_or_manifest_is_named() {
     let missing = Path::new("/nonexistent/mobilenet");
-    let err = Teacher::load(missing, &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap_err();
+    let err = load(missing).unwrap_err();
     assert!(matches!(&err, TeacherError::MissingDir(p) if p == missing), "{err:?}");
 
     let empty = tempfile::tempdir().unwrap();
-    let err = Teacher::load(empty.path(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap_err();
+    let err = load(empty.path()).unwrap_err();
     assert!(matches!(&err, TeacherError::Io { path, .. } if path.ends_with("model.json")), "{err:?}");
 }
 
@@ -176,6 +181,6 @@ fn a_missing_tensor_is_named() {
     let manifest = dir.path().join("model.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, text.replace("\"conv_dw_7_bn/moving_variance\"", "\"conv_dw_7_bn/renamed\"")).unwrap();
-    let err = Teacher::load(dir.path(), &IMAGEWOOF.map(|b| b.synset), &Device::flex()).unwrap_err();
+    let err = load(dir.path()).unwrap_err();
     assert!(matches!(&err, TeacherError::MissingTensor(name) if name == "conv_dw_7_bn/moving_variance"), "{err:?}");
 }

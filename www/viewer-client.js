@@ -44,43 +44,46 @@ export class Viewer {
 
   /** Like `call`, with the time the worker spent: `{result, ms}`. */
   async timed(op, args = [], transfer = []) {
-    // Kept for a replay on another worker; `setPhoto`'s bytes are copied before they move.
-    if (op === 'setPhoto') this.#photo = args[0].slice();
+    // On WebGPU, what a CPU worker would need to redo a failed request: the photo's bytes
+    // (copied before they move to the worker) and the last analysis asked for.
+    const replayable = this.#reload && this.loaded.info.backend === 'webgpu';
+    if (replayable && op === 'setPhoto') this.#photo = args[0].slice();
     try {
       const outcome = await this.#send(op, args, transfer);
-      if (op === 'setPhoto') this.#analysis = null;
-      if (op === 'analyze') this.#analysis = args;
+      if (replayable && op === 'setPhoto') this.#analysis = null;
+      if (replayable && op === 'analyze') this.#analysis = args;
       return outcome;
     } catch (err) {
-      if (!this.#reload || !this.#gpuFailed(op, err)) throw err;
+      if (!this.#reload || !this.#backendFailed(op, err)) throw err;
       return this.#recover(op, args, err);
     }
   }
 
-  /** Whether `err` means the WebGPU backend broke (not that the request was bad): a panic,
-   * or any failure of the network's pass on the GPU (a lost device fails its reads). */
-  #gpuFailed(op, err) {
+  /** Whether `err` means the backend broke (not that the request was bad): a panic, or any
+   * failure of the network's pass on WebGPU (a lost device fails its reads). */
+  #backendFailed(op, err) {
     return err.fatal || (this.loaded.info.backend === 'webgpu' && op === 'analyze');
   }
 
-  /** Starts over on the CPU and redoes the failed request there, so the person loses
-   * nothing; the page hears why through `onRestart`. A crash *on the CPU* is a bug: the
-   * worker restarts but the request is not repeated (it could crash again). */
+  /** Starts over on the CPU and, after a WebGPU failure, redoes the failed request there,
+   * so the person loses nothing; the page hears why through `onRestart`. A crash *on the
+   * CPU* is a bug: the worker restarts but the request is not repeated (it could crash
+   * again). */
   async #recover(op, args, err) {
     const wasGpu = this.loaded.info.backend === 'webgpu';
+    const [photo, analysis] = [this.#photo, this.#analysis];
+    this.#photo = this.#analysis = null;
     await this.#boot(await this.#reload(), 'cpu');
     // Burn's device errors go on with their causes and a backtrace note: the first is enough.
     const reason = err.message.split(/\s+(?:Caused by|Backtrace):/)[0];
     this.loaded.info.fallback = `${wasGpu ? 'WebGPU' : 'the viewer'} failed (${reason}), so the network now runs on the CPU`;
     this.onRestart?.(this.loaded);
-    if (!wasGpu) {
-      this.#photo = this.#analysis = null;
-      throw new Error(`${err.message}; the viewer restarted on the CPU`);
-    }
-    if (this.#photo && op !== 'setPhoto') await this.#send('setPhoto', [this.#photo.slice()], []);
-    if (this.#analysis && op !== 'analyze' && op !== 'setPhoto') await this.#send('analyze', this.#analysis, []);
-    // A photo's bytes moved to the failed worker; its kept copy goes to the new one.
-    return this.timed(op, op === 'setPhoto' ? [this.#photo.slice()] : args, []);
+    if (!wasGpu) throw new Error(`${err.message}; the viewer restarted on the CPU`);
+    // Sent without transfer, so the new worker gets copies of the kept bytes.
+    if (photo && op !== 'setPhoto') await this.#send('setPhoto', [photo], []);
+    if (analysis && op !== 'analyze' && op !== 'setPhoto') await this.#send('analyze', analysis, []);
+    // A photo's bytes moved to the failed worker; the kept copy goes to the new one.
+    return this.timed(op, op === 'setPhoto' ? [photo] : args, []);
   }
 
   #send(op, args, transfer) {

@@ -10,7 +10,7 @@ use woofcam::metadata::ModelMetadata;
 use woofcam::weights::{Precision, to_burnpack};
 
 mod support;
-use support::{text, trainer};
+use support::{metadata, text, trainer};
 
 fn photo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -132,7 +132,7 @@ fn init_writes_a_model_that_explain_loads() {
     let weights = dir.path().join("models/untrained.bpk");
     let output = trainer(&["init", "--out", weights.to_str().unwrap(), "--size", "96"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let meta = ModelMetadata::from_json(&std::fs::read_to_string(weights.with_extension("json")).unwrap()).unwrap();
+    let meta = metadata(&weights);
     assert_eq!(meta.input_size, [96, 96]);
     let output = trainer(&[
         "explain",

@@ -13,7 +13,7 @@ use woofcam::model::HeadKind;
 use woofcam::weights::Precision;
 
 mod support;
-use support::{fails, fixtures, imagewoof, ok};
+use support::{fails, fixtures, imagewoof, metadata, ok};
 
 fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap()).unwrap()
@@ -34,6 +34,15 @@ fn logits(weights: &Path) -> (Vec<f32>, ModelMetadata) {
         expected()["input"]["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
     let input = Tensor::from_data(formula_input([shape[0], shape[1], shape[2], shape[3]]), &device);
     (model.forward(input).into_data().try_to_vec().unwrap(), meta)
+}
+
+/// `trainer export` with `--precision auto` (the default) deciding on 10 val photos.
+fn export_checked_on_10_photos(weights: &Path, out: &Path, extra: &[&str]) -> String {
+    let data = imagewoof();
+    let mut args = vec!["export", "--weights", weights.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    args.extend(["--data", data.to_str().unwrap(), "--check-images", "10"]);
+    args.extend(extra);
+    ok(&args)
 }
 
 fn floats(value: &Value) -> Vec<f32> {
@@ -165,21 +174,11 @@ fn export_auto_picks_f16_when_the_logits_allow_it() {
     let checkpoint = dir.path().join("untrained.bpk");
     ok(&["init", "--out", checkpoint.to_str().unwrap(), "--size", "64"]);
     let out = dir.path().join("viewer/model.bpk");
-    let stdout = ok(&[
-        "export",
-        "--weights",
-        checkpoint.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--data",
-        imagewoof().to_str().unwrap(),
-        "--check-images",
-        "10",
-    ]);
+    let stdout = export_checked_on_10_photos(&checkpoint, &out, &[]);
     assert!(stdout.contains("max |logit f16 - logit f32| = "), "{stdout}");
     assert!(stdout.contains("over 10 photos x 10 classes"), "{stdout}");
     assert!(stdout.contains("precision: f16 (within the tolerance)"), "{stdout}");
-    let meta = ModelMetadata::from_json(&std::fs::read_to_string(out.with_extension("json")).unwrap()).unwrap();
+    let meta = metadata(&out);
     assert_eq!(meta.dtype, Precision::F16);
     let training = meta.training.unwrap();
     assert_eq!(training["val_images"], 10);
@@ -196,21 +195,9 @@ fn export_auto_keeps_f32_when_f16_moves_the_logits() {
     let dir = tempfile::tempdir().unwrap();
     let (weights, _) = import(dir.path(), "fastai_resnet34.pth");
     let out = dir.path().join("exported.bpk");
-    let stdout = ok(&[
-        "export",
-        "--weights",
-        weights.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--data",
-        imagewoof().to_str().unwrap(),
-        "--check-images",
-        "10",
-        "--tolerance",
-        "1e-6",
-    ]);
+    let stdout = export_checked_on_10_photos(&weights, &out, &["--tolerance", "1e-6"]);
     assert!(stdout.contains("precision: f32 (f16 moves the logits more than the tolerance)"), "{stdout}");
-    let meta = ModelMetadata::from_json(&std::fs::read_to_string(out.with_extension("json")).unwrap()).unwrap();
+    let meta = metadata(&out);
     assert_eq!(meta.dtype, Precision::F32);
     // The import's record travels on, with this export's measurements added.
     let training = meta.training.unwrap();

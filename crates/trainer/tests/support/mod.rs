@@ -4,8 +4,10 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use woofcam::metadata::ModelMetadata;
 
 /// The real Imagewoof (`../shared` beside the repository).
 pub fn imagewoof() -> PathBuf {
@@ -40,4 +42,11 @@ pub fn fails(args: &[&str]) -> String {
     assert!(!output.status.success(), "{args:?} succeeded: {}", text(&output.stdout));
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     stderr
+}
+
+/// The metadata written beside exported weights (`NAME.json` beside `NAME.bpk`).
+pub fn metadata(weights: &Path) -> ModelMetadata {
+    let path = weights.with_extension("json");
+    let json = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    ModelMetadata::from_json(&json).unwrap()
 }

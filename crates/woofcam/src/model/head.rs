@@ -1,7 +1,7 @@
 //! Classifier heads that turn the body's `[N, 512, h, w]` features into class scores.
 
 use burn::module::Module;
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::relu::{ReluMode, relu};
@@ -74,10 +74,10 @@ impl FastaiHead {
         Self {
             bn1: BatchNormConfig::new(pooled).init(device),
             dropout1: DropoutConfig::new(0.25).init(),
-            linear1: LinearConfig::new(pooled, HIDDEN).with_bias(false).init(device),
+            linear1: head_linear(pooled, HIDDEN, device),
             bn2: BatchNormConfig::new(HIDDEN).init(device),
             dropout2: DropoutConfig::new(0.5).init(),
-            linear2: LinearConfig::new(HIDDEN, num_classes).with_bias(false).init(device),
+            linear2: head_linear(HIDDEN, num_classes, device),
         }
     }
 
@@ -90,4 +90,13 @@ impl FastaiHead {
         let x = relu(x, mode);
         self.linear2.forward(self.dropout2.forward(self.bn2.forward(x)))
     }
+}
+
+/// A bias-free linear layer of fastai's head, initialised as `cnn_learner` does
+/// (`apply_init(head, nn.init.kaiming_normal_)`: fan-in, gain sqrt(2)).
+fn head_linear(inputs: usize, outputs: usize, device: &Device) -> Linear {
+    LinearConfig::new(inputs, outputs)
+        .with_bias(false)
+        .with_initializer(Initializer::KaimingNormal { gain: std::f64::consts::SQRT_2, fan_out_only: false })
+        .init(device)
 }

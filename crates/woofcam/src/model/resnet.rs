@@ -79,3 +79,47 @@ impl ResNet {
         self.head.forward(self.body.forward_from(features, cut, mode), mode)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Param;
+
+    use super::*;
+
+    /// The sample standard deviation of a parameter's values.
+    fn std<const D: usize>(param: &Param<Tensor<D>>) -> f64 {
+        let values: Vec<f32> = param.val().into_data().try_to_vec::<f32>().unwrap();
+        let n = values.len() as f64;
+        let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+        (values.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    }
+
+    #[test]
+    fn fresh_weights_follow_torchvision_and_fastai_init_with_zero_residual_gamma() {
+        let model = ResNetConfig::fastai_resnet34(10).init(&Device::flex().autodiff());
+        // Within 3% of sqrt(2 / fan), the std of kaiming_normal_ with the ReLU gain.
+        let close = |got: f64, fan: f64| (got * (fan / 2.0).sqrt() - 1.0).abs() < 0.03;
+        // torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu") on every conv.
+        let stem = std(&model.body.conv1.weight);
+        assert!(close(stem, 64.0 * 49.0), "stem conv std {stem}");
+        let conv = std(&model.body.layer3[1].conv2.weight);
+        assert!(close(conv, 256.0 * 9.0), "layer3.1.conv2 std {conv}");
+        let shortcut = std(&model.body.layer4[0].downsample.as_ref().unwrap().conv.weight);
+        assert!(close(shortcut, 512.0), "layer4.0.downsample std {shortcut}");
+        // fastai's head: kaiming_normal_ (fan-in) on its linear layers.
+        let Head::Fastai(head) = &model.head else { panic!("fastai head expected") };
+        let hidden = std(&head.linear1.weight);
+        assert!(close(hidden, 1024.0), "head linear1 std {hidden}");
+        // BatchNorm starts as the identity (weight 1, bias 0), but for the last one in each
+        // block, whose weight starts at 0 (torchvision's zero_init_residual).
+        let values = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+        let all = |t: Tensor<1>, v: f32| values(t).iter().all(|&x| x == v);
+        assert!(all(model.body.bn1.gamma.val(), 1.0) && all(model.body.bn1.beta.val(), 0.0));
+        for block in model.body.layers().into_iter().flatten() {
+            assert!(all(block.bn1.gamma.val(), 1.0), "bn1 weight");
+            assert!(all(block.bn2.gamma.val(), 0.0) && all(block.bn2.beta.val(), 0.0), "bn2 weight and bias");
+            // Zero, yet a parameter that trains.
+            assert!(block.bn2.gamma.val().is_require_grad(), "bn2 weight trains");
+        }
+    }
+}

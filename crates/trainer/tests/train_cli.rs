@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod support;
-use support::{fails, imagewoof, ok};
+use support::{fails, imagewoof, ok, samoyed};
 
 /// A quick run: ResNet18 at 32 px on 4 photos per class (40 train, 40 valid).
 fn quick<'a>(data: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
@@ -61,7 +61,7 @@ fn training_learns_writes_the_table_and_keeps_the_best_model() {
     assert_eq!(checkpoints, ["epoch-006"]);
 
     // The best model explains a photo with the native tool.
-    let photo = data.join("val/n02111889/ILSVRC2012_val_00000590.JPEG");
+    let photo = samoyed();
     let explained = dir.path().join("explained");
     ok(&[
         "explain",
@@ -209,7 +209,7 @@ fn distillation_from_the_mobilenet_teacher() {
         for class in ["cats", "dogs"] {
             let folder = other.join(split).join(class);
             std::fs::create_dir_all(&folder).unwrap();
-            let photo = data.join("val/n02111889/ILSVRC2012_val_00000590.JPEG");
+            let photo = samoyed();
             for i in 0..4 {
                 std::fs::copy(&photo, folder.join(format!("{i}.jpg"))).unwrap();
             }

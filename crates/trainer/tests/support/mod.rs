@@ -14,6 +14,11 @@ pub fn imagewoof() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
 }
 
+/// A Samoyed from Imagewoof's val split, the photo the explain tests look at.
+pub fn samoyed() -> PathBuf {
+    imagewoof().join("val/n02111889/ILSVRC2012_val_00000590.JPEG")
+}
+
 /// PyTorch-made checkpoints and their expected outputs (`tests/reference/torch_roundtrip.py`).
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torch")

@@ -19,6 +19,7 @@ use super::progress::Progress;
 use super::run_dir::{Best, RunDir, RunState};
 use super::schedule::FlatCos;
 use crate::data::{Batch, Dataset, FolderOptions, Loader, LoaderConfig, Split, Transform};
+use crate::device::Backend;
 use crate::pytorch::load_torch_pth;
 use crate::ranger::RangerConfig;
 use crate::teacher::Teacher;
@@ -111,6 +112,13 @@ impl Learner {
         let total = self.config.total_epochs();
         let last = session.stop_after.map_or(total, |n| (self.state.completed_epochs + n).min(total));
         let first_of_session = self.state.completed_epochs;
+        if self.config.backend != Backend::Cpu {
+            // Otherwise the first batch looks hung: on an H200 it took about two minutes.
+            println!(
+                "{}: Burn tunes its GPU kernels for this run's shapes first; the first batches can take minutes",
+                self.config.backend.name()
+            );
+        }
         while self.state.completed_epochs < last {
             let epoch = self.state.completed_epochs;
             let (phase_index, epoch_in_phase) = self.config.locate(epoch).expect("epoch < total epochs");

@@ -14,13 +14,15 @@ test: setup
     set -euo pipefail
     log="$(mktemp)"
     cargo test --workspace 2>&1 | tee "$log"
-    just wasm-check
+    # test-web builds the site, which compiles the core crate and the viewer for wasm32 in
+    # release: a separate `just wasm-check` here would compile their dependencies twice.
     just test-web 2>&1 | tee -a "$log"
     # One closing line for the whole run (cargo prints one per test binary).
     sum() { grep -Eo "[0-9]+ $1" "$log" | awk '{ n += $1 } END { print n + 0 }'; }
     echo "$(sum passed) passed, $(sum failed) failed"
 
-# The core crate and the viewer compile for wasm32.
+# The core crate and the viewer compile for wasm32 (a quick check while editing; `test`
+# gets the same from the site build).
 wasm-check: setup
     scripts/wasm.sh check -p woofcam -p woofcam-viewer
 

@@ -91,7 +91,10 @@ describe('one page on the CPU backend', () => {
     assert.deepEqual(await shown(), [['gradcam', 3], ['guided-backprop', 3], ['guided-gradcam', 3]]);
     for (const method of ['guided-backprop', 'guided-gradcam']) {
       const image = await canvasPixels(page, method, 1);
-      assert.ok(colours(image) > 1000, `${method} has only ${colours(image)} colours`);
+      // A blank or constant map has a handful of colours. The count itself depends on the
+      // weights: the untrained model's guided Grad-CAM (Grad-CAM near zero over much of the
+      // photo) has about 500.
+      assert.ok(colours(image) > 100, `${method} has only ${colours(image)} colours`);
     }
     assert.match(await page.textContent('.panel[data-method="guided-backprop"] .about'), /Adebayo et al\. 2018/);
     await page.screenshot({ path: join(shots, 'cpu-all-side-by-side.png'), fullPage: true });

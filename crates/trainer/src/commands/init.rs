@@ -16,11 +16,17 @@ pub struct Args {
     /// Input size (pixels, square) recorded in the metadata.
     #[arg(long, default_value_t = 224)]
     size: usize,
+    /// Decides the weights: the same seed writes the same model (the site's default model
+    /// and the browser tests depend on that).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let meta = ModelMetadata::imagewoof(args.size);
-    let model = meta.config()?.init(&Device::flex()).valid();
+    let device = Device::flex();
+    device.seed(args.seed);
+    let model = meta.config()?.init(&device).valid();
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

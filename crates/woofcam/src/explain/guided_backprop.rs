@@ -16,9 +16,9 @@ use crate::image::{InputGradient, Map};
 pub struct GuidedBackprop(pub InputGradient);
 
 impl GuidedBackprop {
-    /// Colour rendering: the whole gradient scaled to [0, 255] with its channels as RGB.
+    /// Colour rendering: pytorch-grad-cam's standardised gradient with its channels as RGB.
     pub fn to_rgb(&self) -> RgbImage {
-        self.0.to_rgb_min_max()
+        self.0.to_rgb_standardised()
     }
 
     /// Greyscale rendering, scaled to [0, 1].

@@ -71,7 +71,8 @@ pub struct Style {
 
 /// The picture of `method` at `width` x `height`, or `None` when `data` lacks what the
 /// method needs. Grad-CAM is coloured with the colour map; Guided Backprop and Guided
-/// Grad-CAM are min-max scaled gradients shown as RGB, resized from the input size.
+/// Grad-CAM are standardised gradients shown as RGB (pytorch-grad-cam's `deprocess_image`),
+/// resized from the input size.
 pub fn picture(data: &ExplanationData, method: Method, width: u32, height: u32, style: Style) -> Option<RgbImage> {
     let fit = |image: RgbImage| imageops::resize(&image, width, height, FilterType::Triangle);
     match method {
@@ -82,7 +83,7 @@ pub fn picture(data: &ExplanationData, method: Method, width: u32, height: u32, 
         Method::GuidedBackprop => Some(fit(data.guided_backprop.as_ref()?.to_rgb())),
         Method::GuidedGradCam => {
             let (cam, guided) = (data.gradcam.as_ref()?, data.guided_backprop.as_ref()?);
-            Some(fit(guided_gradcam(cam, guided).to_rgb_min_max()))
+            Some(fit(guided_gradcam(cam, guided).to_rgb_standardised()))
         }
     }
 }

@@ -81,15 +81,21 @@ impl InputGradient {
         Ok(Self { height, width, values })
     }
 
-    /// The coloured Guided Backprop picture: the whole tensor min-max scaled
-    /// to 0..=255 with one shared range (per-channel ranges would invent
-    /// colours), channel c shown as colour c.
-    pub fn to_rgb_min_max(&self) -> RgbImage {
-        let scaled = min_max_scale(&self.values);
+    /// The coloured Guided Backprop picture as pytorch-grad-cam draws it (`deprocess_image`):
+    /// the whole tensor standardised with one mean and standard deviation (per-channel ones
+    /// would invent colours), then `0.5 + 0.1 * z` clipped to [0, 1], channel c shown as
+    /// colour c. Min-max scaling, by contrast, lets a few outlying pixels flatten the rest
+    /// to mid-grey.
+    pub fn to_rgb_standardised(&self) -> RgbImage {
+        let finite: Vec<f64> = self.values.iter().filter(|v| v.is_finite()).map(|&v| f64::from(v)).collect();
+        let n = finite.len().max(1) as f64;
+        let mean = finite.iter().sum::<f64>() / n;
+        let std = (finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let shown = |v: f32| if v.is_finite() { 0.5 + 0.1 * (f64::from(v) - mean) / (std + 1e-5) } else { 0.5 };
         let plane = self.height * self.width;
         RgbImage::from_fn(self.width as u32, self.height as u32, |x, y| {
             let i = y as usize * self.width + x as usize;
-            Rgb([0, 1, 2].map(|c| to_byte(scaled.get(c * plane + i).copied().unwrap_or(0.0))))
+            Rgb([0, 1, 2].map(|c| to_byte(shown(self.values.get(c * plane + i).copied().unwrap_or(0.0)) as f32)))
         })
     }
 
@@ -188,20 +194,21 @@ mod tests {
     }
 
     #[test]
-    fn gradient_to_rgb_uses_one_range_for_all_channels() {
-        // 1x2 pixels; R = [-1, 1], G = [0, 0], B = [0.5, -0.5]: range -1..1.
+    fn gradient_to_rgb_is_pytorch_grad_cams_deprocess_image_over_all_channels() {
+        // 1x2 pixels; R = [-1, 1], G = [0, 0], B = [0.5, -0.5]: mean 0, std sqrt(2.5 / 6).
+        // np.clip((v - v.mean()) / (v.std() + 1e-5) * 0.1 + 0.5, 0, 1) * 255, rounded (pytorch-grad-cam
+        // truncates with np.uint8: at most one level lower).
         let g = InputGradient::new(1, 2, vec![-1.0, 1.0, 0.0, 0.0, 0.5, -0.5]).unwrap();
-        let rgb = g.to_rgb_min_max();
+        let rgb = g.to_rgb_standardised();
         assert_eq!(rgb.dimensions(), (2, 1));
-        // (v + 1) / 2 * 255: -1 -> 0, 1 -> 255, 0 -> 127.5 -> 128, 0.5 -> 191.25, -0.5 -> 63.75.
-        assert_eq!(rgb.get_pixel(0, 0).0, [0, 128, 191]);
-        assert_eq!(rgb.get_pixel(1, 0).0, [255, 128, 64]);
+        assert_eq!(rgb.get_pixel(0, 0).0, [88, 128, 147]);
+        assert_eq!(rgb.get_pixel(1, 0).0, [167, 128, 108]);
     }
 
     #[test]
-    fn constant_gradient_is_black() {
+    fn constant_gradient_is_mid_grey() {
         let g = InputGradient::new(2, 2, vec![0.0; 12]).unwrap();
-        assert!(g.to_rgb_min_max().pixels().all(|p| p.0 == [0, 0, 0]));
+        assert!(g.to_rgb_standardised().pixels().all(|p| p.0 == [128, 128, 128]));
         assert_eq!(g.to_grey().values, [0.0; 4]);
     }
 

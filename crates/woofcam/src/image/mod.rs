@@ -11,7 +11,7 @@
 //!    photo's size with [`bilinear_resize`] or [`bicubic_resize`], scale it with
 //!    [`Map::min_max_scaled`], [`colorize`] it with a [`Colormap`] and
 //!    [`overlay()`] it on the photo; an [`InputGradient`] (Guided Backprop)
-//!    becomes an image with [`InputGradient::to_rgb_min_max`] or a map with
+//!    becomes an image with [`InputGradient::to_rgb_standardised`] or a map with
 //!    [`InputGradient::to_grey`];
 //! 4. [`side_by_side`] puts the results in one strip.
 //!

@@ -89,12 +89,12 @@ describe('one page on the CPU backend', () => {
 
     await setControl(page, 'method', 'all');
     assert.deepEqual(await shown(), [['gradcam', 3], ['guided-backprop', 3], ['guided-gradcam', 3]]);
-    for (const method of ['guided-backprop', 'guided-gradcam']) {
+    // A blank or constant map has a handful of colours. The counts depend on the weights: for
+    // the site's seeded untrained model, Guided Backprop has about 3,800 and Guided Grad-CAM
+    // (Grad-CAM near zero over much of the photo) about 260.
+    for (const [method, least] of [['guided-backprop', 1000], ['guided-gradcam', 100]]) {
       const image = await canvasPixels(page, method, 1);
-      // A blank or constant map has a handful of colours. The count itself depends on the
-      // weights: the untrained model's guided Grad-CAM (Grad-CAM near zero over much of the
-      // photo) has about 500.
-      assert.ok(colours(image) > 100, `${method} has only ${colours(image)} colours`);
+      assert.ok(colours(image) > least, `${method} has only ${colours(image)} colours`);
     }
     assert.match(await page.textContent('.panel[data-method="guided-backprop"] .about'), /Adebayo et al\. 2018/);
     await page.screenshot({ path: join(shots, 'cpu-all-side-by-side.png'), fullPage: true });

@@ -13,9 +13,11 @@ thread_local! {
 /// Installs the hook (once is enough; later calls replace it with the same).
 pub fn remember_panics() {
     std::panic::set_hook(Box::new(|info| {
-        let message = info.to_string();
         // Also to the console: a panic inside an awaited future never reaches a promise.
-        console_error(&message);
+        console_error(&info.to_string());
+        // The page shows the message alone: the site's build leaves out source locations
+        // (`-Zlocation-detail=none` in scripts/site.sh), which would read `<redacted>`.
+        let message = info.payload_as_str().map_or_else(|| info.to_string(), str::to_owned);
         LAST.with(|last| *last.borrow_mut() = Some(message));
     }));
 }

@@ -181,7 +181,7 @@ impl Explanation {
         };
         let logits = floats(next()?)?;
         let class =
-            next()?.convert::<i64>().try_to_vec::<i64>().map_err(|e| Error::Device(format!("{e:?}")))?[0] as usize;
+            next()?.convert::<i64>().try_to_vec::<i64>().map_err(|e| Error::Device(e.to_string()))?[0] as usize;
         let gradcam = match &self.gradcam {
             Some((_, raw)) => {
                 let [height, width] = raw.dims();
@@ -203,19 +203,19 @@ impl Explanation {
 
     /// Reads the results, blocking. Native only: WebGPU in a browser needs [`Self::read_async`].
     pub fn read(self) -> Result<ExplanationData, Error> {
-        let data = self.transaction().try_execute().map_err(|e| Error::Device(format!("{e:?}")))?;
+        let data = self.transaction().try_execute().map_err(|e| Error::Device(e.to_string()))?;
         self.unpack(data)
     }
 
     /// Reads the results without blocking (required on WebGPU in a browser).
     pub async fn read_async(self) -> Result<ExplanationData, Error> {
-        let data = self.transaction().execute_async().await.map_err(|e| Error::Device(format!("{e:?}")))?;
+        let data = self.transaction().execute_async().await.map_err(|e| Error::Device(e.to_string()))?;
         self.unpack(data)
     }
 }
 
 fn floats(data: TensorData) -> Result<Vec<f32>, Error> {
-    data.convert::<f32>().try_to_vec::<f32>().map_err(|e| Error::Device(format!("{e:?}")))
+    data.convert::<f32>().try_to_vec::<f32>().map_err(|e| Error::Device(e.to_string()))
 }
 
 impl ExplanationData {

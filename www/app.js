@@ -223,6 +223,10 @@ function panel(method, images, width, height) {
   figure.querySelector('.subject').textContent = `for ${state.report.className}` +
     (method === 'guided-backprop' ? '' : ` at ${state.report.layer}`);
   figure.querySelector('.about').textContent = ABOUT[method];
+  // A blank Grad-CAM is an answer (nothing at this layer speaks for the class), not a fault.
+  const note = figure.querySelector('.note');
+  note.textContent = method === 'guided-backprop' ? '' : (state.report.gradcamNote ?? '');
+  note.hidden = !note.textContent;
   const canvases = images.map((image) => {
     const canvas = document.createElement('canvas');
     canvas.width = width;

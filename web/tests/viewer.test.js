@@ -65,6 +65,37 @@ describe('one page on the CPU backend', () => {
     await setControl(page, 'class', '');
   });
 
+  test('a Grad-CAM with no positive evidence says so instead of showing a bare blank map', async () => {
+    const notes = () => page.$$eval('.panel', (ps) => Object.fromEntries(ps.map((p) => {
+      const note = p.querySelector('.note');
+      return [p.dataset.method, note.hidden ? null : note.textContent];
+    })));
+    await setControl(page, 'method', 'all');
+    const seen = { blank: 0, evidence: 0 };
+    for (let c = 0; c < 10; c++) {
+      await setControl(page, 'class', c);
+      const report = await page.evaluate(() => window.woofcam.report);
+      const shown = await notes();
+      assert.equal(shown['guided-backprop'], null, 'Guided Backprop does not depend on Grad-CAM');
+      if (report.gradcamRaw.values.some((v) => v > 0)) {
+        seen.evidence++;
+        assert.equal(shown.gradcam, null, `class ${c}: a map with evidence has no note`);
+        assert.equal(shown['guided-gradcam'], null);
+      } else {
+        seen.blank++;
+        assert.ok(shown.gradcam?.startsWith(
+          `Grad-CAM is zero everywhere: at layer4, no region raises the score of ${report.className}`), shown.gradcam);
+        assert.equal(shown['guided-gradcam'], shown.gradcam);
+        if (seen.blank === 1) await page.screenshot({ path: join(shots, 'cpu-blank-gradcam.png'), fullPage: true });
+      }
+    }
+    // The site's seeded untrained model gives both on this photo; a new default model may
+    // need another photo or layer here.
+    assert.ok(seen.blank > 0 && seen.evidence > 0, `blank maps: ${seen.blank}, maps with evidence: ${seen.evidence}`);
+    await setControl(page, 'class', '');
+    await setControl(page, 'method', 'gradcam');
+  });
+
   test('every control changes what it should', async () => {
     const shown = async () => page.$$eval('.panel', (ps) => ps.map((p) => [p.dataset.method, p.querySelectorAll('canvas').length]));
     const pixels = async () => (await canvasPixels(page, 'gradcam')).data;

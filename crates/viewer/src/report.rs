@@ -44,6 +44,8 @@ pub struct Report {
     pub layer: String,
     /// Grad-CAM before ReLU at the layer's resolution, when Grad-CAM was computed.
     pub gradcam_raw: Option<MapData>,
+    /// Why the Grad-CAM (and Guided Grad-CAM) picture is blank, when it is.
+    pub gradcam_note: Option<String>,
 }
 
 impl Report {
@@ -60,6 +62,7 @@ impl Report {
             class_name: names[data.class].clone(),
             layer: layer.to_string(),
             gradcam_raw: data.gradcam.as_ref().map(|cam| cam.raw.clone().into()),
+            gradcam_note: data.gradcam.as_ref().and_then(|cam| cam.blank_note(&names[data.class], layer)),
         }
     }
 }

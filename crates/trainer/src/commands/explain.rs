@@ -109,6 +109,9 @@ pub fn run(args: Args) -> Result<()> {
         println!("  {}. {:<22} {:>6.2}%", rank + 1, names[class], 100.0 * p);
     }
     println!("explaining `{}` at {layer}", names[data.class]);
+    if let Some(note) = data.gradcam.as_ref().and_then(|cam| cam.blank_note(&names[data.class], &layer.name)) {
+        println!("note: {note}");
+    }
 
     if let Some(path) = &args.json {
         write_json(&data, &names, &layer.name, path)?;

@@ -45,6 +45,24 @@ impl GradCam {
         Map { values, ..self.raw.clone() }
     }
 
+    /// Whether some cell of the raw map is positive. When none is, the map is zero after
+    /// its ReLU: nothing at this layer raises the class's score, and the picture (and
+    /// Guided Grad-CAM's) is blank. [`Self::blank_note`] says so in words.
+    pub fn has_evidence(&self) -> bool {
+        self.raw.values.iter().any(|&v| v > 0.0)
+    }
+
+    /// What to tell a person looking at a blank map, so that it does not read as a fault:
+    /// `None` when the map has evidence.
+    pub fn blank_note(&self, class: &str, layer: &str) -> Option<String> {
+        (!self.has_evidence()).then(|| {
+            format!(
+                "Grad-CAM is zero everywhere: at {layer}, no region raises the score of {class}, \
+                 so this map and Guided Grad-CAM's are blank. Try another layer or class."
+            )
+        })
+    }
+
     /// The map as shown over a photo, in [0, 1] at the photo's size: ReLU, min-max,
     /// resize, min-max again. This is pytorch-grad-cam's order; the second scaling gives
     /// the colour map its full range (and takes back bicubic's overshoot).
@@ -55,5 +73,30 @@ impl GradCam {
             Upsampling::Smooth => bicubic_resize(&scaled, height, width),
         };
         resized.min_max_scaled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cam(raw: Vec<f32>) -> GradCam {
+        GradCam { weights: vec![1.0], raw: Map { height: 1, width: raw.len(), values: raw } }
+    }
+
+    #[test]
+    fn a_map_with_no_positive_cell_is_blank_and_says_why() {
+        let blank = cam(vec![-2.0, -0.5, 0.0]);
+        assert!(!blank.has_evidence());
+        assert_eq!(blank.map().values, vec![0.0, 0.0, 0.0]);
+        let note = blank.blank_note("Beagle", "layer4").expect("a blank map gets a note");
+        assert!(note.starts_with("Grad-CAM is zero everywhere: at layer4, no region raises the score of Beagle"), "{note}");
+    }
+
+    #[test]
+    fn one_positive_cell_is_evidence() {
+        let cam = cam(vec![-2.0, 1e-6, -1.0]);
+        assert!(cam.has_evidence());
+        assert_eq!(cam.blank_note("Beagle", "layer4"), None);
     }
 }

@@ -8,14 +8,25 @@ default:
 setup:
     scripts/setup.sh
 
-# Every test: unit, golden (vs PyTorch fixtures) and end-to-end tests, the wasm build, and the browser tests.
+# Every test: unit, golden (vs PyTorch fixtures) and end-to-end tests, the site build, and the browser tests.
 test: setup
     #!/usr/bin/env bash
     set -euo pipefail
     log="$(mktemp)"
+    wasm_log="$(mktemp)"
+    # The viewer's wasm (release, its own target dir) shares nothing with the native tests
+    # but the CPU, and each build has long one-core stretches (linking, LTO, the last big
+    # crates) that the other fills: compile it beside them. test-web then finds it built.
+    setsid bash -c 'scripts/setup-web.sh && scripts/site.sh --wasm-only' > "$wasm_log" 2>&1 &
+    wasm=$!
+    trap 'kill -- -"$wasm" 2>/dev/null || true' EXIT
     cargo test --workspace 2>&1 | tee "$log"
-    # test-web builds the site, which compiles the core crate and the viewer for wasm32 in
-    # release: a separate `just wasm-check` here would compile their dependencies twice.
+    echo "waiting for the wasm build (its output follows)"
+    status=0
+    wait "$wasm" || status=$?
+    trap - EXIT
+    cat "$wasm_log"
+    [ "$status" -eq 0 ] || { echo "the wasm build failed" >&2; exit "$status"; }
     just test-web 2>&1 | tee -a "$log"
     # One closing line for the whole run (cargo prints one per test binary).
     sum() { grep -Eo "[0-9]+ $1" "$log" | awk '{ n += $1 } END { print n + 0 }'; }

@@ -108,7 +108,8 @@ fn piecewise_linear(points: &[(f32, f32)], t: f32) -> f32 {
     })
 }
 
-fn to_byte(v: f32) -> u8 {
+/// [0, 1] to a byte, rounding to nearest (colour maps and the Guided Backprop picture).
+pub(super) fn to_byte(v: f32) -> u8 {
     (v * 255.0).round().clamp(0.0, 255.0) as u8
 }
 

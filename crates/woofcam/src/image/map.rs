@@ -8,6 +8,7 @@
 use ::image::{Rgb, RgbImage};
 
 use super::ImageError;
+use super::colormap::to_byte;
 
 /// One value per pixel, row-major: a Grad-CAM heat map, or a grey saliency map.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,11 +128,6 @@ fn min_max_scale(values: &[f32]) -> Vec<f32> {
         return vec![0.0; values.len()];
     }
     values.iter().map(|&v| if v.is_nan() { 0.0 } else { ((v - lo) / range).clamp(0.0, 1.0) }).collect()
-}
-
-/// [0, 1] to a byte, rounding to nearest.
-fn to_byte(v: f32) -> u8 {
-    (v * 255.0).round().clamp(0.0, 255.0) as u8
 }
 
 #[cfg(test)]

@@ -55,6 +55,39 @@ fn explain_writes_every_method_and_prints_the_top_five() {
 }
 
 #[test]
+fn a_blank_grad_cam_is_explained_in_words() {
+    // The site's default untrained model (seed 42, 224 px): on this photo, no cell of the
+    // layer4 map is positive for English foxhound, while the top class has evidence.
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("model.bpk");
+    ok(&["init", "--out", weights.to_str().unwrap(), "--size", "224", "--seed", "42"]);
+    let photo = samoyed();
+    let explain = |class: &str| {
+        let out = dir.path().join(class);
+        ok(&[
+            "explain",
+            photo.to_str().unwrap(),
+            "--weights",
+            weights.to_str().unwrap(),
+            "--class",
+            class,
+            "--method",
+            "gradcam",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let blank = explain("english foxhound");
+    assert!(
+        blank.contains("note: Grad-CAM is zero everywhere: at layer4, no region raises the score of English foxhound"),
+        "{blank}"
+    );
+    let top = explain("old english sheepdog");
+    assert!(top.contains("explaining `Old English sheepdog` at layer4"), "{top}");
+    assert!(!top.contains("note:"), "{top}");
+}
+
+#[test]
 fn bad_input_gives_a_clear_error_and_no_panic() {
     let dir = tempfile::tempdir().unwrap();
     let weights = export_model(dir.path());

@@ -90,7 +90,10 @@ mod tests {
         assert!(!blank.has_evidence());
         assert_eq!(blank.map().values, vec![0.0, 0.0, 0.0]);
         let note = blank.blank_note("Beagle", "layer4").expect("a blank map gets a note");
-        assert!(note.starts_with("Grad-CAM is zero everywhere: at layer4, no region raises the score of Beagle"), "{note}");
+        assert!(
+            note.starts_with("Grad-CAM is zero everywhere: at layer4, no region raises the score of Beagle"),
+            "{note}"
+        );
     }
 
     #[test]

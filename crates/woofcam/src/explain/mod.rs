@@ -180,8 +180,7 @@ impl Explanation {
             data.next().ok_or_else(|| Error::Device("the device returned fewer tensors than requested".into()))
         };
         let logits = floats(next()?)?;
-        let class =
-            next()?.convert::<i64>().try_to_vec::<i64>().map_err(|e| Error::Device(e.to_string()))?[0] as usize;
+        let class = next()?.convert::<i64>().try_to_vec::<i64>().map_err(|e| Error::Device(e.to_string()))?[0] as usize;
         let gradcam = match &self.gradcam {
             Some((_, raw)) => {
                 let [height, width] = raw.dims();

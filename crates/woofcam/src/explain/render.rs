@@ -135,7 +135,7 @@ mod tests {
             logits: vec![0.0, 1.0],
             class: 1,
             gradcam: with_cam.then(|| GradCam { weights: vec![1.0], raw }),
-            guided_backprop: with_guided.then(|| GuidedBackprop(gradient)),
+            guided_backprop: with_guided.then_some(GuidedBackprop(gradient)),
         }
     }
 

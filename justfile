@@ -14,7 +14,7 @@ test: setup
     set -euo pipefail
     log="$(mktemp)"
     wasm_log="$(mktemp)"
-    # The viewer's wasm (release, its own target dir) shares nothing with the native tests
+    # The viewer's wasm (`wasm-release` profile, its own target dir) shares nothing with the native tests
     # but the CPU, and each build has long one-core stretches (linking, LTO, the last big
     # crates) that the other fills: compile it beside them. test-web then finds it built.
     setsid bash -c 'scripts/setup-web.sh && scripts/site.sh --wasm-only' > "$wasm_log" 2>&1 &
@@ -41,7 +41,7 @@ wasm-check: setup
 # default model lands this is an untrained one, made by `trainer init` when missing.
 site_model := "target/models/untrained.bpk"
 
-# Build the static site into target/site: viewer wasm (release), pages, model; prints wasm sizes.
+# Build the static site into target/site: viewer wasm (`wasm-release` profile), pages, model; prints wasm sizes.
 site: setup setup-web
     #!/usr/bin/env bash
     set -euo pipefail

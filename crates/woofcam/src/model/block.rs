@@ -5,6 +5,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
+use super::conv3x3::conv_forward;
 use super::relu::{ReluMode, relu};
 
 /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`, parameter names as in torchvision.
@@ -45,8 +46,8 @@ impl BasicBlock {
             Some(down) => down.bn.forward(down.conv.forward(x.clone())),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)), mode);
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = relu(self.bn1.forward(conv_forward(&self.conv1, x)), mode);
+        let out = self.bn2.forward(conv_forward(&self.conv2, out));
         // The ReLU after the addition is guided too: Guided Backprop applies its rule at
         // every ReLU of the network.
         relu(out + shortcut, mode)

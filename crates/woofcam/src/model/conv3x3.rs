@@ -1,0 +1,219 @@
+//! The convolution inside a ResNet block (3x3, stride 1, padding 1, no bias) as a Burn
+//! operation of its own, so that the CPU backend can run it by Winograd's algorithm
+//! ([`super::winograd`], about half the arithmetic of Burn's im2col + GEMM) while GPU
+//! backends keep Burn's convolution.
+//!
+//! Under autodiff the input's gradient is the same kind of convolution (of the output
+//! gradient with the filters rotated by 180 degrees and their in/out channels swapped), so
+//! it goes through this operation too; the filters' gradient (training only) is Burn's.
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Tensor, TensorData};
+
+use super::winograd::{self, Filters};
+
+/// `conv.forward(x)`, through [`SameConv3x3`] when `conv` has that shape (every
+/// convolution of a BasicBlock but the strided ones); otherwise Burn's convolution.
+pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let same_3x3 = conv.kernel_size == [3, 3]
+        && conv.stride == [1, 1]
+        && conv.dilation == [1, 1]
+        && conv.groups == 1
+        && conv.bias.is_none()
+        && conv.padding == PaddingConfig2d::Explicit(1, 1, 1, 1);
+    if !same_3x3 {
+        return conv.forward(x);
+    }
+    let weight = conv.weight.val();
+    Tensor::from_dispatch(<Dispatch as SameConv3x3>::conv3x3_same(x.into_dispatch(), weight.into_dispatch(), false))
+}
+
+/// Burn's options for this convolution.
+fn options() -> ConvOptions<2> {
+    ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
+}
+
+/// A bias-free 3x3 convolution with stride 1 and one pixel of zero padding: `x`
+/// `[n, c_in, h, w]`, `weight` `[c_out, c_in, 3, 3]`, result `[n, c_out, h, w]`.
+/// `transposed`: `weight` is `[c_in, c_out, 3, 3]` and the convolution is the transposed
+/// one, the input gradient of `conv3x3_same(.., weight, false)` (its filters rotated by 180
+/// degrees, in/out channels swapped).
+#[backend_extension(Autodiff, Flex, Cube: cfg(feature = "wgpu"))]
+pub trait SameConv3x3: Backend {
+    fn conv3x3_same(x: FloatTensor<Self>, weight: FloatTensor<Self>, transposed: bool) -> FloatTensor<Self> {
+        burn_convolution::<Self>(x, weight, transposed)
+    }
+}
+
+/// The operation by Burn's own convolution.
+fn burn_convolution<B: Backend>(x: FloatTensor<B>, weight: FloatTensor<B>, transposed: bool) -> FloatTensor<B> {
+    let weight = if transposed { B::float_flip(B::float_swap_dims(weight, 0, 1), &[2, 3]) } else { weight };
+    B::conv2d(x, weight, None, options())
+}
+
+impl SameConv3x3 for Flex {
+    fn conv3x3_same(x: FlexTensor, weight: FlexTensor, transposed: bool) -> FlexTensor {
+        if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+            return burn_convolution::<Self>(x, weight, transposed);
+        }
+        // Views of the tensors' memory (no copy when, as usual, they are contiguous).
+        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+        let dims: [usize; 4] = x.layout().shape().dims();
+        let [out_channels, in_channels, ..] = weight.layout().shape().dims::<4>();
+        let (c_out, filters) =
+            if transposed { (in_channels, Filters::Transposed) } else { (out_channels, Filters::AsGiven) };
+        let out = winograd::conv3x3(x.storage(), dims, weight.storage(), filters, c_out, 1);
+        let [n, _, h, w] = dims;
+        FlexTensor::from_data(TensorData::new(out, [n, c_out, h, w]))
+    }
+}
+
+#[cfg(feature = "wgpu")]
+impl SameConv3x3 for burn::backend::Cube {}
+
+impl<B: SameConv3x3, C: CheckpointStrategy> SameConv3x3 for Autodiff<B, C> {
+    fn conv3x3_same(x: FloatTensor<Self>, weight: FloatTensor<Self>, transposed: bool) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct SameConv3x3Backward;
+
+        impl<B: SameConv3x3> Backward<B, 2> for SameConv3x3Backward {
+            type State = (NodeId, NodeId, bool);
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+                let [node_x, node_weight] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.0);
+                let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.1);
+                let transposed = ops.state.2;
+                if let Some(node) = node_weight {
+                    // <grad, conv(x, W)> is bilinear: the transposed convolution's filter
+                    // gradient is the plain one's with input and output gradient swapped.
+                    let weight_grad = if transposed {
+                        B::conv2d_weight_backward(grad.clone(), weight.clone(), x, options())
+                    } else {
+                        B::conv2d_weight_backward(x, weight.clone(), grad.clone(), options())
+                    };
+                    grads.register::<B>(node.id, weight_grad);
+                }
+                if let Some(node) = node_x {
+                    // Each one's input gradient is the other (padding 3 - 1 - 1 = 1 again).
+                    grads.register::<B>(node.id, B::conv3x3_same(grad, weight, !transposed));
+                }
+            }
+        }
+
+        match SameConv3x3Backward.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&weight), transposed);
+                prep.finish(state, B::conv3x3_same(x.primitive().clone(), weight.primitive().clone(), transposed))
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::conv3x3_same(x.into_primitive(), weight.into_primitive(), transposed))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Device, Distribution};
+
+    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        (a - b).abs().max().into_scalar()
+    }
+
+    fn same_conv(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
+        Conv2dConfig::new([c_in, c_out], [3, 3])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(false)
+            .init(device)
+    }
+
+    #[test]
+    fn forward_equals_burns_convolution() {
+        let device = Device::flex();
+        let conv = same_conv(16, 8, &device);
+        let x = Tensor::<4>::random([2, 16, 9, 12], Distribution::Normal(0.0, 1.0), &device);
+        let diff = max_abs_diff(conv_forward(&conv, x.clone()), conv.forward(x));
+        assert!(diff < 1e-5, "max difference {diff}");
+    }
+
+    #[test]
+    fn gradients_equal_burns_convolution() {
+        let device = Device::flex().autodiff();
+        let conv = same_conv(6, 5, &device);
+        let x = Tensor::<4>::random([2, 6, 7, 8], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        // A non-uniform upstream gradient, so that a transposed or unrotated filter shows.
+        let upstream = Tensor::<4>::random([2, 5, 7, 8], Distribution::Normal(0.0, 1.0), &device);
+
+        let ours = (conv_forward(&conv, x.clone()) * upstream.clone()).sum().backward();
+        let burns = (conv.forward(x.clone()) * upstream).sum().backward();
+
+        let (x_ours, x_burns) = (x.grad(&ours).unwrap(), x.grad(&burns).unwrap());
+        assert!(max_abs_diff(x_ours, x_burns) < 1e-4);
+        let (w_ours, w_burns) = (conv.weight.grad(&ours).unwrap(), conv.weight.grad(&burns).unwrap());
+        assert!(max_abs_diff(w_ours, w_burns) < 1e-4);
+    }
+
+    #[test]
+    fn the_transposed_operation_and_its_gradients_equal_burns() {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::random([2, 5, 6, 7], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        // The weight of a convolution from 4 to 5 channels, whose transpose goes from 5 to 4.
+        let weight = Tensor::<4>::random([5, 4, 3, 3], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let upstream = Tensor::<4>::random([2, 4, 6, 7], Distribution::Normal(0.0, 1.0), &device);
+
+        let ours = Tensor::<4>::from_dispatch(<Dispatch as SameConv3x3>::conv3x3_same(
+            x.clone().into_dispatch(),
+            weight.clone().into_dispatch(),
+            true,
+        ));
+        let rotated = weight.clone().swap_dims(0, 1).flip([2, 3]);
+        let burns = burn::tensor::module::conv2d(x.clone(), rotated, None, options());
+        assert!(max_abs_diff(ours.clone(), burns.clone()) < 1e-4);
+
+        let ours = (ours * upstream.clone()).sum().backward();
+        let burns = (burns * upstream).sum().backward();
+        assert!(max_abs_diff(x.grad(&ours).unwrap(), x.grad(&burns).unwrap()) < 1e-4);
+        assert!(max_abs_diff(weight.grad(&ours).unwrap(), weight.grad(&burns).unwrap()) < 1e-4);
+    }
+
+    #[test]
+    fn a_tracked_input_through_plain_weights_gets_its_gradient() {
+        // How the explainers run it: the model on a plain device, the input an autodiff leaf.
+        let device = Device::flex();
+        let conv = same_conv(4, 3, &device);
+        let x = Tensor::<4>::random([1, 4, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+        let leaf = x.clone().autodiff().require_grad();
+        let ours = conv_forward(&conv, leaf.clone()).sum().backward();
+        let leaf_burns = x.autodiff().require_grad();
+        let burns = conv.forward(leaf_burns.clone()).sum().backward();
+        let diff = max_abs_diff(leaf.grad(&ours).unwrap(), leaf_burns.grad(&burns).unwrap());
+        assert!(diff < 1e-4, "max difference {diff}");
+    }
+
+    #[test]
+    fn other_shapes_keep_burns_convolution() {
+        let device = Device::flex();
+        let strided = Conv2dConfig::new([3, 4], [3, 3])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(false)
+            .init(&device);
+        let x = Tensor::<4>::random([1, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(conv_forward(&strided, x.clone()).dims(), [1, 4, 4, 4]);
+        assert_eq!(max_abs_diff(conv_forward(&strided, x.clone()), strided.forward(x)), 0.0);
+    }
+}

@@ -23,6 +23,14 @@ pub type Dims = [usize; 4];
 /// Transformed values per tile and per filter: a 4x4 tile.
 const POSITIONS: usize = 16;
 
+/// Filters transformed together in SIMD lanes, and the output channels of a block in a
+/// photo's convolutions: the row count of the `gemm` crate's f32 micro-kernel on x86 (AVX2).
+const LANES: usize = 16;
+
+/// Tiles above which a convolution transforms all its filters before its GEMMs rather than
+/// a block at a time (see [`conv3x3`]). One 224x224 photo has at most 784.
+const MANY_TILES: usize = 1024;
+
 /// How the filters of a [`conv3x3`] are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Filters {
@@ -38,6 +46,8 @@ thread_local! {
     /// times the input's size, and fresh allocations that large come from the system one
     /// zeroed page at a time (page faults took a tenth of the time).
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// One block's transformed filters, on each thread that transforms them.
+    static FILTERS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A 3x3 convolution (cross-correlation, as PyTorch's `conv2d`) with stride 1, no bias and
@@ -54,60 +64,165 @@ pub fn conv3x3(x: &[f32], dims: Dims, weight: &[f32], filters: Filters, c_out: u
     }
     let grid = Grid { n, tiles_h: out_h.div_ceil(2), tiles_w: out_w.div_ceil(2) };
     let tiles = grid.len();
+    let many_tiles = tiles > MANY_TILES;
 
-    // u: [c_out][c_in][position]; v: [c_in][position][tile]; m: [position][c_out][tile].
-    // Every element of the three is written before it is read, so the scratch needs no zeroing.
+    // v: [c_in][position][tile]; m: the products, laid out as `products` below says; u (many
+    // tiles only): [position][c_in][c_out]. Every element is written before it is read, so
+    // the scratch needs no zeroing.
     let mut scratch = SCRATCH.take();
-    let (u_len, v_len, m_len) = (c_out * c_in * POSITIONS, c_in * POSITIONS * tiles, POSITIONS * c_out * tiles);
-    if scratch.len() < u_len + v_len + m_len {
-        scratch.resize(u_len + v_len + m_len, 0.0);
+    let (v_len, m_len) = (c_in * POSITIONS * tiles, c_out * POSITIONS * tiles);
+    let u_len = if many_tiles { POSITIONS * c_in * c_out } else { 0 };
+    if scratch.len() < v_len + m_len + u_len {
+        scratch.resize(v_len + m_len + u_len, 0.0);
     }
-    let (u, rest) = scratch.split_at_mut(u_len);
-    let (v, rest) = rest.split_at_mut(v_len);
-    let m = &mut rest[..m_len];
-    for_each_chunk(u, c_in * POSITIONS, |co, chunk| {
-        transform_filters(weight, filters, co, [c_out, c_in], chunk);
-    });
+    let (v, rest) = scratch.split_at_mut(v_len);
+    let (m, rest) = rest.split_at_mut(m_len);
+    let u = &mut rest[..u_len];
     for_each_chunk(v, POSITIONS * tiles, |ci, chunk| {
         transform_input(x, dims, ci, padding, &grid, chunk);
     });
-    let (u, v) = (&*u, &*v);
-    for_each_chunk(m, c_out * tiles, |position, chunk| {
-        // SAFETY: the strides below address `chunk` ([c_out, tiles]), `u`'s filters at this
-        // position ([c_out, c_in], strides 16 c_in and 16) and `v`'s tiles at this position
-        // ([c_in, tiles], strides 16 tiles and 1), all within their slices.
-        unsafe {
-            gemm(
-                c_out,
-                tiles,
-                c_in,
-                chunk.as_mut_ptr(),
-                1,
-                tiles as isize,
-                false,
-                u.as_ptr().add(position),
-                POSITIONS as isize,
-                (c_in * POSITIONS) as isize,
-                v.as_ptr().add(position * tiles),
-                1,
-                (POSITIONS * tiles) as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                // The 16 GEMMs already run in parallel.
-                Parallelism::None,
-            );
-        }
-    });
+    let v = &*v;
+    let products = if many_tiles {
+        // A training batch: every filter is transformed first (a small part of the work
+        // here), then each position's product is one GEMM over all output channels, the
+        // positions in parallel. With more than 32 rows `gemm` packs the large tiles'
+        // operand into cache-friendly panels (16-row blocks made a training step 12% slower).
+        let shared = SharedMut(u.as_mut_ptr());
+        for_each_index(c_out.div_ceil(LANES), |group| {
+            let co = group * LANES..c_out.min((group + 1) * LANES);
+            with_filter_block(c_in, |block| {
+                transform_filters(weight, filters, [c_out, c_in], co.clone(), block);
+                for row in 0..POSITIONS * c_in {
+                    // SAFETY: each group writes its own columns co of u's rows, in bounds.
+                    unsafe {
+                        let to = shared.get().add(row * c_out + co.start);
+                        std::ptr::copy_nonoverlapping(block[row * LANES..].as_ptr(), to, co.len());
+                    }
+                }
+            });
+        });
+        let u = &*u;
+        for_each_chunk(m, c_out * tiles, |position, chunk| {
+            // SAFETY: `chunk` is [c_out, tiles], u's position [c_out, c_in] (column-major),
+            // v's position [c_in, tiles] with rows 16 tiles apart.
+            unsafe {
+                multiply(
+                    [c_out, c_in, tiles],
+                    chunk.as_mut_ptr(),
+                    tiles,
+                    &u[position * c_in * c_out..],
+                    c_out,
+                    &v[position * tiles..],
+                );
+            }
+        });
+        Products { channel: tiles, position: c_out * tiles }
+    } else {
+        // One photo: blocks of LANES output channels, each transforming its filters just
+        // before its 16 GEMMs, so that they are read from cache, and so that the filter
+        // transform, a large share of the work with this few tiles, runs on every thread.
+        for_each_chunk(m, LANES * POSITIONS * tiles, |block, chunk| {
+            let co = block * LANES..c_out.min((block + 1) * LANES);
+            with_filter_block(c_in, |u| {
+                transform_filters(weight, filters, [c_out, c_in], co.clone(), u);
+                for position in 0..POSITIONS {
+                    // SAFETY: `chunk` at this position is [co.len(), tiles] with rows 16
+                    // tiles apart, u's [co.len(), c_in] (column-major, LANES rows), v's
+                    // [c_in, tiles] with rows 16 tiles apart.
+                    unsafe {
+                        multiply(
+                            [co.len(), c_in, tiles],
+                            chunk.as_mut_ptr().add(position * tiles),
+                            POSITIONS * tiles,
+                            &u[position * c_in * LANES..],
+                            LANES,
+                            &v[position * tiles..],
+                        );
+                    }
+                }
+            });
+        });
+        Products { channel: POSITIONS * tiles, position: tiles }
+    };
     let m = &*m;
     let mut out = vec![0.0f32; n * c_out * out_h * out_w];
     for_each_chunk(&mut out, out_h * out_w, |plane, chunk| {
-        transform_output(m, c_out, plane, &grid, [out_h, out_w], chunk);
+        transform_output(m, products, c_out, plane, &grid, [out_h, out_w], chunk);
     });
     SCRATCH.set(scratch);
     out
+}
+
+/// Where the product for an output channel and a position starts in `m` (tiles follow).
+#[derive(Clone, Copy)]
+struct Products {
+    channel: usize,
+    position: usize,
+}
+
+/// `dst = lhs rhs` for one position: `lhs` the transformed filters of `rows` output
+/// channels, `[c_in][ld]` (column-major, as `gemm`'s micro-kernel reads them unpacked),
+/// `rhs` the transformed tiles `[c_in]` rows, 16 tiles apart, as `v` holds them; `dst` has
+/// rows `dst_rs` apart.
+///
+/// # Safety
+/// `dst` must address `rows` rows of `tiles` values, `dst_rs` apart, that nothing else
+/// reads or writes meanwhile; `lhs` and `rhs` must hold the matrices described.
+unsafe fn multiply([rows, c_in, tiles]: [usize; 3], dst: *mut f32, dst_rs: usize, lhs: &[f32], ld: usize, rhs: &[f32]) {
+    debug_assert!(
+        lhs.len() >= c_in.saturating_sub(1) * ld + rows
+            && rhs.len() >= c_in.saturating_sub(1) * POSITIONS * tiles + tiles
+    );
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        gemm(
+            rows,
+            tiles,
+            c_in,
+            dst,
+            1,
+            dst_rs as isize,
+            false,
+            lhs.as_ptr(),
+            ld as isize,
+            1,
+            rhs.as_ptr(),
+            1,
+            (POSITIONS * tiles) as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            // The callers already run their GEMMs in parallel.
+            Parallelism::None,
+        );
+    }
+}
+
+/// Runs `job` with this thread's buffer for one block of transformed filters,
+/// `[position][c_in][LANES]`.
+fn with_filter_block(c_in: usize, job: impl FnOnce(&mut [f32])) {
+    FILTERS.with_borrow_mut(|block| {
+        if block.len() < POSITIONS * c_in * LANES {
+            block.resize(POSITIONS * c_in * LANES, 0.0);
+        }
+        job(&mut block[..POSITIONS * c_in * LANES]);
+    });
+}
+
+/// A pointer threads may share, each writing elements no other one touches.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: users write disjoint elements only (see the SAFETY notes where it is written).
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer (a method, so that closures capture the `Sync` wrapper, not the field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
 }
 
 /// The tiles of the output: one per 2x2 block, over the batch.
@@ -127,113 +242,188 @@ impl Grid {
     }
 }
 
-/// `G g G^T` for every filter `g` of output channel `co`, written as `[c_in][position]`.
+/// `G g G^T` for every filter `g` from an input channel to the output channels `co` (at
+/// most [`LANES`]), written as `[position][c_in][LANES]`.
 /// `G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]`.
-fn transform_filters(weight: &[f32], filters: Filters, co: usize, [c_out, c_in]: [usize; 2], out: &mut [f32]) {
-    for (ci, u) in out.chunks_exact_mut(POSITIONS).enumerate() {
-        let g: [f32; 9] = match filters {
-            Filters::AsGiven => weight[(co * c_in + ci) * 9..][..9].try_into().expect("nine values"),
-            Filters::Transposed => {
-                let mut g: [f32; 9] = weight[(ci * c_out + co) * 9..][..9].try_into().expect("nine values");
-                g.reverse(); // a 180-degree rotation of a row-major 3x3 filter
-                g
+fn transform_filters(
+    weight: &[f32],
+    filters: Filters,
+    [c_out, c_in]: [usize; 2],
+    co: std::ops::Range<usize>,
+    u: &mut [f32],
+) {
+    // Tap-major, so that the arithmetic below runs across LANES filters in SIMD lanes.
+    // Made once per call: zeroed for every input channel, they cost 2% of an explanation's
+    // time. (Lanes past the last channel keep stale values; no GEMM reads those rows.)
+    let mut g = [[0.0f32; LANES]; 9];
+    let mut gg = [[[0.0f32; LANES]; 3]; 4]; // G g
+    let mut ggg = [[0.0f32; LANES]; 4]; // a row of G g G^T
+    debug_assert!(co.len() <= LANES);
+    for ci in 0..c_in {
+        for (lane, o) in co.clone().enumerate() {
+            match filters {
+                Filters::AsGiven => {
+                    let taps = &weight[(o * c_in + ci) * 9..][..9];
+                    for (k, &tap) in taps.iter().enumerate() {
+                        g[k][lane] = tap;
+                    }
+                }
+                Filters::Transposed => {
+                    // Rotated by 180 degrees: a row-major 3x3 filter read backwards.
+                    let taps = &weight[(ci * c_out + o) * 9..][..9];
+                    for (k, &tap) in taps.iter().rev().enumerate() {
+                        g[k][lane] = tap;
+                    }
+                }
             }
-        };
-        let mut gg = [[0.0f32; 3]; 4]; // G g
-        for j in 0..3 {
-            let (a, b, c) = (g[j], g[3 + j], g[6 + j]);
-            gg[0][j] = a;
-            gg[1][j] = 0.5 * (a + b + c);
-            gg[2][j] = 0.5 * (a - b + c);
-            gg[3][j] = c;
         }
-        for (i, [a, b, c]) in gg.into_iter().enumerate() {
-            u[4 * i..4 * i + 4].copy_from_slice(&[a, 0.5 * (a + b + c), 0.5 * (a - b + c), c]);
+        for j in 0..3 {
+            for lane in 0..LANES {
+                let (a, b, c) = (g[j][lane], g[3 + j][lane], g[6 + j][lane]);
+                gg[0][j][lane] = a;
+                gg[1][j][lane] = 0.5 * (a + b + c);
+                gg[2][j][lane] = 0.5 * (a - b + c);
+                gg[3][j][lane] = c;
+            }
+        }
+        for (i, [a, b, c]) in gg.iter().enumerate() {
+            for lane in 0..LANES {
+                ggg[0][lane] = a[lane];
+                ggg[1][lane] = 0.5 * (a[lane] + b[lane] + c[lane]);
+                ggg[2][lane] = 0.5 * (a[lane] - b[lane] + c[lane]);
+                ggg[3][lane] = c[lane];
+            }
+            for (j, values) in ggg.iter().enumerate() {
+                u[((4 * i + j) * c_in + ci) * LANES..][..LANES].copy_from_slice(values);
+            }
         }
     }
 }
 
 /// `B^T d B` for every 4x4 input tile `d` of input channel `ci`, written as
 /// `[position][tile]`. `B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]`.
+///
+/// Worked a row of tiles at a time, so that every step runs along contiguous memory (and
+/// in SIMD lanes): `B^T` combines the tiles' four input rows element-wise, and `B` then
+/// combines columns 2t..2t+3 of those rows, i.e. the even and odd columns at t and t + 1.
 fn transform_input(x: &[f32], [_, c_in, h, w]: Dims, ci: usize, padding: usize, grid: &Grid, out: &mut [f32]) {
     let tiles = grid.len();
+    let tiles_w = grid.tiles_w;
+    // The columns the tiles of a row cover, padding included: the last tile may reach past
+    // the padded input (odd widths), where it reads zeros.
+    let cols = 2 * tiles_w + 2;
+    let mut input = vec![0.0f32; 4 * cols]; // the tile row's four input rows, zero-padded
+    let mut combined = vec![0.0f32; 4 * cols]; // B^T applied to them
+    let (mut even, mut odd) = (vec![0.0f32; tiles_w + 1], vec![0.0f32; tiles_w + 1]);
     for b in 0..grid.n {
         let plane = &x[(b * c_in + ci) * h * w..][..h * w];
         for ty in 0..grid.tiles_h {
-            for tx in 0..grid.tiles_w {
-                let d =
-                    read_tile(plane, [h, w], 2 * ty as isize - padding as isize, 2 * tx as isize - padding as isize);
-                let mut bd = [[0.0f32; 4]; 4]; // B^T d
-                for j in 0..4 {
-                    bd[0][j] = d[0][j] - d[2][j];
-                    bd[1][j] = d[1][j] + d[2][j];
-                    bd[2][j] = d[2][j] - d[1][j];
-                    bd[3][j] = d[1][j] - d[3][j];
+            for (i, row) in input.chunks_exact_mut(cols).enumerate() {
+                row.fill(0.0);
+                let y = (2 * ty + i) as isize - padding as isize;
+                if y >= 0 && (y as usize) < h {
+                    let width = w.min(cols.saturating_sub(padding));
+                    row[padding..padding + width].copy_from_slice(&plane[y as usize * w..][..width]);
                 }
-                let t = grid.index(b, ty, tx);
-                for (i, [p, q, r, s]) in bd.into_iter().enumerate() {
-                    for (j, value) in [p - r, q + r, r - q, q - s].into_iter().enumerate() {
-                        out[(4 * i + j) * tiles + t] = value;
-                    }
+            }
+            let [d0, d1, d2, d3] = rows_of(&input, cols);
+            let (bd01, bd23) = combined.split_at_mut(2 * cols);
+            let ((bd0, bd1), (bd2, bd3)) = (bd01.split_at_mut(cols), bd23.split_at_mut(cols));
+            for c in 0..cols {
+                bd0[c] = d0[c] - d2[c];
+                bd1[c] = d1[c] + d2[c];
+                bd2[c] = d2[c] - d1[c];
+                bd3[c] = d1[c] - d3[c];
+            }
+            let first = grid.index(b, ty, 0);
+            for (i, bd) in combined.chunks_exact(cols).enumerate() {
+                for (t, pair) in bd.chunks_exact(2).enumerate() {
+                    (even[t], odd[t]) = (pair[0], pair[1]);
+                }
+                // Columns 2t, 2t + 1, 2t + 2, 2t + 3 are even[t], odd[t], even[t + 1], odd[t + 1].
+                let row = |j: usize| (4 * i + j) * tiles + first;
+                let (e0, e1, o0, o1) = (&even[..tiles_w], &even[1..], &odd[..tiles_w], &odd[1..]);
+                for (t, value) in out[row(0)..][..tiles_w].iter_mut().enumerate() {
+                    *value = e0[t] - e1[t];
+                }
+                for (t, value) in out[row(1)..][..tiles_w].iter_mut().enumerate() {
+                    *value = o0[t] + e1[t];
+                }
+                for (t, value) in out[row(2)..][..tiles_w].iter_mut().enumerate() {
+                    *value = e1[t] - o0[t];
+                }
+                for (t, value) in out[row(3)..][..tiles_w].iter_mut().enumerate() {
+                    *value = o0[t] - o1[t];
                 }
             }
         }
     }
 }
 
-/// The 4x4 tile of `plane` whose top-left corner is at (`top`, `left`); zeros outside.
-fn read_tile(plane: &[f32], [h, w]: [usize; 2], top: isize, left: isize) -> [[f32; 4]; 4] {
-    let mut d = [[0.0f32; 4]; 4];
-    let inside = top >= 0 && left >= 0 && top as usize + 4 <= h && left as usize + 4 <= w;
-    if inside {
-        let (top, left) = (top as usize, left as usize);
-        for (i, row) in d.iter_mut().enumerate() {
-            row.copy_from_slice(&plane[(top + i) * w + left..][..4]);
-        }
-    } else {
-        for (i, row) in d.iter_mut().enumerate() {
-            let y = top + i as isize;
-            if y < 0 || y >= h as isize {
-                continue;
-            }
-            for (j, value) in row.iter_mut().enumerate() {
-                let x = left + j as isize;
-                if x >= 0 && x < w as isize {
-                    *value = plane[y as usize * w + x as usize];
-                }
-            }
-        }
-    }
-    d
+/// The four `cols`-long rows of `data`.
+fn rows_of(data: &[f32], cols: usize) -> [&[f32]; 4] {
+    std::array::from_fn(|i| &data[i * cols..][..cols])
 }
 
 /// `A^T m A` for every tile of output plane `plane` (`b * c_out + co`), written into that
 /// plane. `A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]`.
-fn transform_output(m: &[f32], c_out: usize, plane: usize, grid: &Grid, [out_h, out_w]: [usize; 2], out: &mut [f32]) {
+///
+/// Worked a row of tiles at a time, along contiguous memory as [`transform_input`] is:
+/// `A^T` combines the 16 products of each tile element-wise across the row, and `A` then
+/// gives each output row's even and odd pixels.
+fn transform_output(
+    m: &[f32],
+    products: Products,
+    c_out: usize,
+    plane: usize,
+    grid: &Grid,
+    [out_h, out_w]: [usize; 2],
+    out: &mut [f32],
+) {
     let (b, co) = (plane / c_out, plane % c_out);
-    let tiles = grid.len();
+    let tiles_w = grid.tiles_w;
+    let mut columns = vec![0.0f32; 4 * tiles_w]; // a row of A^T m, for the tiles of a row
+    let (mut even, mut odd) = (vec![0.0f32; tiles_w], vec![0.0f32; tiles_w]);
     for ty in 0..grid.tiles_h {
-        for tx in 0..grid.tiles_w {
-            let t = grid.index(b, ty, tx);
-            let at = |position: usize| m[(position * c_out + co) * tiles + t];
-            let am: [[f32; 4]; 2] = [
-                std::array::from_fn(|j| at(j) + at(4 + j) + at(8 + j)),
-                std::array::from_fn(|j| at(4 + j) - at(8 + j) - at(12 + j)),
-            ]; // A^T m
-            for (i, [p, q, r, s]) in am.into_iter().enumerate() {
-                let y = 2 * ty + i;
-                if y >= out_h {
-                    continue;
+        let first = grid.index(b, ty, 0);
+        let at = |position: usize| &m[co * products.channel + position * products.position + first..][..tiles_w];
+        for i in 0..2 {
+            let y = 2 * ty + i;
+            if y >= out_h {
+                break;
+            }
+            for (j, column) in columns.chunks_exact_mut(tiles_w).enumerate() {
+                let (m0, m1, m2, m3) = (at(j), at(4 + j), at(8 + j), at(12 + j));
+                for (t, value) in column.iter_mut().enumerate() {
+                    *value = if i == 0 { m0[t] + m1[t] + m2[t] } else { m1[t] - m2[t] - m3[t] };
                 }
-                for (j, value) in [p + q + r, q - r - s].into_iter().enumerate() {
-                    let x = 2 * tx + j;
-                    if x < out_w {
-                        out[y * out_w + x] = value;
-                    }
+            }
+            let [p, q, r, s] = rows_of(&columns, tiles_w);
+            for t in 0..tiles_w {
+                even[t] = p[t] + q[t] + r[t];
+                odd[t] = q[t] - r[t] - s[t];
+            }
+            // The last tile of an odd width hangs over the edge: its odd pixel is dropped.
+            for (pair, (e, o)) in out[y * out_w..][..out_w].chunks_mut(2).zip(even.iter().zip(&odd)) {
+                pair[0] = *e;
+                if let Some(value) = pair.get_mut(1) {
+                    *value = *o;
                 }
             }
         }
     }
+}
+
+/// Runs `job(index)` for every index below `count`: on all cores natively, in turn in the
+/// browser.
+fn for_each_index(count: usize, job: impl Fn(usize) + Send + Sync) {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        (0..count).into_par_iter().for_each(job);
+    }
+    #[cfg(target_family = "wasm")]
+    (0..count).for_each(job);
 }
 
 /// Runs `job(index, chunk)` over `data` cut into `size`-long chunks: on all cores natively,
@@ -315,6 +505,20 @@ mod tests {
     }
 
     #[test]
+    fn output_channels_beyond_one_block_and_a_partial_last_block() {
+        check([1, 7, 6, 6], LANES + 4, 1);
+        check([2, 3, 5, 4], 2 * LANES + 1, 0);
+    }
+
+    #[test]
+    fn many_tiles_transform_all_filters_first() {
+        let dims = [2, 3, 66, 66];
+        assert!(2 * 33 * 33 > MANY_TILES);
+        // Output channels that fill some lane groups and part of the last one.
+        check(dims, 2 * LANES + 6, 1);
+    }
+
+    #[test]
     fn equals_the_direct_convolution_without_padding() {
         check([1, 2, 6, 5], 3, 0);
         check([3, 4, 3, 3], 2, 0); // a single output pixel
@@ -333,7 +537,8 @@ mod tests {
 
     #[test]
     fn transposed_filters_are_rotated_with_channels_swapped() {
-        let (c_in, c_out, dims) = (3, 2, [1, 3, 5, 4]);
+        // More output channels than a block, so that the filters of a later block are read too.
+        let (c_in, c_out, dims) = (3, LANES + 2, [1, 3, 5, 4]);
         let x = values(dims.iter().product(), 3);
         // `weight` as stored, [c_in, c_out, 3, 3]; `explicit` the filters it stands for.
         let weight = values(c_in * c_out * 9, 4);

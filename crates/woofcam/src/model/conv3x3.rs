@@ -5,7 +5,8 @@
 //!
 //! Under autodiff the input's gradient is the same kind of convolution (of the output
 //! gradient with the filters rotated by 180 degrees and their in/out channels swapped), so
-//! it goes through this operation too; the filters' gradient (training only) is Burn's.
+//! it goes through this operation too; the filters' gradient (training only) has an
+//! operation of its own, Winograd's too on the CPU.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -53,12 +54,27 @@ pub trait SameConv3x3: Backend {
     fn conv3x3_same(x: FloatTensor<Self>, weight: FloatTensor<Self>, transposed: bool) -> FloatTensor<Self> {
         burn_convolution::<Self>(x, weight, transposed)
     }
+
+    /// The filters' gradient of `conv3x3_same(x, weight, false)` for the gradient `grad` at
+    /// its output (training).
+    fn conv3x3_same_filter_gradient(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        burn_filter_gradient::<Self>(x, weight, grad)
+    }
 }
 
 /// The operation by Burn's own convolution.
 fn burn_convolution<B: Backend>(x: FloatTensor<B>, weight: FloatTensor<B>, transposed: bool) -> FloatTensor<B> {
     let weight = if transposed { B::float_flip(B::float_swap_dims(weight, 0, 1), &[2, 3]) } else { weight };
     B::conv2d(x, weight, None, options())
+}
+
+/// The filters' gradient by Burn's own operation.
+fn burn_filter_gradient<B: Backend>(x: FloatTensor<B>, weight: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    B::conv2d_weight_backward(x, weight, grad, options())
 }
 
 impl SameConv3x3 for Flex {
@@ -75,6 +91,17 @@ impl SameConv3x3 for Flex {
         let out = winograd::conv3x3(x.storage(), dims, weight.storage(), filters, c_out, 1);
         let [n, _, h, w] = dims;
         FlexTensor::from_data(TensorData::new(out, [n, c_out, h, w]))
+    }
+
+    fn conv3x3_same_filter_gradient(x: FlexTensor, weight: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        if x.dtype() != DType::F32 || grad.dtype() != DType::F32 {
+            return burn_filter_gradient::<Self>(x, weight, grad);
+        }
+        let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
+        let dims: [usize; 4] = x.layout().shape().dims();
+        let [_, c_out, ..] = grad.layout().shape().dims::<4>();
+        let out = winograd::conv3x3_filter_gradient(x.storage(), dims, grad.storage(), c_out, 1);
+        FlexTensor::from_data(TensorData::new(out, [c_out, dims[1], 3, 3]))
     }
 }
 
@@ -101,7 +128,7 @@ impl<B: SameConv3x3, C: CheckpointStrategy> SameConv3x3 for Autodiff<B, C> {
                     let weight_grad = if transposed {
                         B::conv2d_weight_backward(grad.clone(), weight.clone(), x, options())
                     } else {
-                        B::conv2d_weight_backward(x, weight.clone(), grad.clone(), options())
+                        B::conv3x3_same_filter_gradient(x, weight.clone(), grad.clone())
                     };
                     grads.register::<B>(node.id, weight_grad);
                 }

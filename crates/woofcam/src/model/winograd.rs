@@ -69,15 +69,9 @@ pub fn conv3x3(x: &[f32], dims: Dims, weight: &[f32], filters: Filters, c_out: u
     // v: [c_in][position][tile]; m: the products, laid out as `products` below says; u (many
     // tiles only): [position][c_in][c_out]. Every element is written before it is read, so
     // the scratch needs no zeroing.
-    let mut scratch = SCRATCH.take();
-    let (v_len, m_len) = (c_in * POSITIONS * tiles, c_out * POSITIONS * tiles);
+    let mut scratch = Scratch::take();
     let u_len = if many_tiles { POSITIONS * c_in * c_out } else { 0 };
-    if scratch.len() < v_len + m_len + u_len {
-        scratch.resize(v_len + m_len + u_len, 0.0);
-    }
-    let (v, rest) = scratch.split_at_mut(v_len);
-    let (m, rest) = rest.split_at_mut(m_len);
-    let u = &mut rest[..u_len];
+    let [v, m, u] = scratch.regions([c_in * POSITIONS * tiles, c_out * POSITIONS * tiles, u_len]);
     for_each_chunk(v, POSITIONS * tiles, |ci, chunk| {
         transform_input(x, dims, ci, padding, &grid, chunk);
     });
@@ -103,16 +97,15 @@ pub fn conv3x3(x: &[f32], dims: Dims, weight: &[f32], filters: Filters, c_out: u
         });
         let u = &*u;
         for_each_chunk(m, c_out * tiles, |position, chunk| {
-            // SAFETY: `chunk` is [c_out, tiles], u's position [c_out, c_in] (column-major),
-            // v's position [c_in, tiles] with rows 16 tiles apart.
+            // SAFETY: `chunk` is [c_out, tiles]; u's filters at this position are
+            // [c_out, c_in] (column-major) and v's tiles [c_in, tiles] with rows 16 tiles
+            // apart, within their slices.
             unsafe {
-                multiply(
+                product(
                     [c_out, c_in, tiles],
-                    chunk.as_mut_ptr(),
-                    tiles,
-                    &u[position * c_in * c_out..],
-                    c_out,
-                    &v[position * tiles..],
+                    Strided::new(chunk.as_mut_ptr(), tiles, 1),
+                    Strided::new(u[position * c_in * c_out..].as_ptr(), 1, c_out),
+                    Strided::new(v[position * tiles..].as_ptr(), POSITIONS * tiles, 1),
                 );
             }
         });
@@ -127,16 +120,14 @@ pub fn conv3x3(x: &[f32], dims: Dims, weight: &[f32], filters: Filters, c_out: u
                 transform_filters(weight, filters, [c_out, c_in], co.clone(), u);
                 for position in 0..POSITIONS {
                     // SAFETY: `chunk` at this position is [co.len(), tiles] with rows 16
-                    // tiles apart, u's [co.len(), c_in] (column-major, LANES rows), v's
-                    // [c_in, tiles] with rows 16 tiles apart.
+                    // tiles apart, u's filters [co.len(), c_in] (column-major, LANES rows),
+                    // v's tiles [c_in, tiles] with rows 16 tiles apart, within their slices.
                     unsafe {
-                        multiply(
+                        product(
                             [co.len(), c_in, tiles],
-                            chunk.as_mut_ptr().add(position * tiles),
-                            POSITIONS * tiles,
-                            &u[position * c_in * LANES..],
-                            LANES,
-                            &v[position * tiles..],
+                            Strided::new(chunk.as_mut_ptr().add(position * tiles), POSITIONS * tiles, 1),
+                            Strided::new(u[position * c_in * LANES..].as_ptr(), 1, LANES),
+                            Strided::new(v[position * tiles..].as_ptr(), POSITIONS * tiles, 1),
                         );
                     }
                 }
@@ -149,7 +140,6 @@ pub fn conv3x3(x: &[f32], dims: Dims, weight: &[f32], filters: Filters, c_out: u
     for_each_chunk(&mut out, out_h * out_w, |plane, chunk| {
         transform_output(m, products, c_out, plane, &grid, [out_h, out_w], chunk);
     });
-    SCRATCH.set(scratch);
     out
 }
 
@@ -174,14 +164,8 @@ pub fn conv3x3_filter_gradient(x: &[f32], dims: Dims, grad: &[f32], c_out: usize
     let tiles = grid.len();
 
     // v: [c_in][position][tile]; g: [c_out][position][tile]; du: [position][c_out][c_in].
-    let mut scratch = SCRATCH.take();
-    let (v_len, g_len, du_len) = (c_in * POSITIONS * tiles, c_out * POSITIONS * tiles, POSITIONS * c_out * c_in);
-    if scratch.len() < v_len + g_len + du_len {
-        scratch.resize(v_len + g_len + du_len, 0.0);
-    }
-    let (v, rest) = scratch.split_at_mut(v_len);
-    let (g, rest) = rest.split_at_mut(g_len);
-    let du = &mut rest[..du_len];
+    let mut scratch = Scratch::take();
+    let [v, g, du] = scratch.regions([c_in * POSITIONS * tiles, c_out * POSITIONS * tiles, POSITIONS * c_out * c_in]);
     for_each_chunk(v, POSITIONS * tiles, |ci, chunk| {
         transform_input(x, dims, ci, padding, &grid, chunk);
     });
@@ -191,29 +175,13 @@ pub fn conv3x3_filter_gradient(x: &[f32], dims: Dims, grad: &[f32], c_out: usize
     let (v, g) = (&*v, &*g);
     for_each_chunk(du, c_out * c_in, |position, chunk| {
         // SAFETY: `chunk` is [c_out, c_in]; g's position is [c_out, tiles] with rows 16 tiles
-        // apart, v's read as [tiles, c_in] (columns 16 tiles apart), all within their slices.
+        // apart, v's read as [tiles, c_in] (columns 16 tiles apart), within their slices.
         unsafe {
-            gemm(
-                c_out,
-                c_in,
-                tiles,
-                chunk.as_mut_ptr(),
-                1,
-                c_in as isize,
-                false,
-                g.as_ptr().add(position * tiles),
-                1,
-                (POSITIONS * tiles) as isize,
-                v.as_ptr().add(position * tiles),
-                (POSITIONS * tiles) as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                // The 16 GEMMs already run in parallel.
-                Parallelism::None,
+            product(
+                [c_out, tiles, c_in],
+                Strided::new(chunk.as_mut_ptr(), c_in, 1),
+                Strided::new(g[position * tiles..].as_ptr(), POSITIONS * tiles, 1),
+                Strided::new(v[position * tiles..].as_ptr(), 1, POSITIONS * tiles),
             );
         }
     });
@@ -232,7 +200,6 @@ pub fn conv3x3_filter_gradient(x: &[f32], dims: Dims, grad: &[f32], c_out: usize
             }
         }
     });
-    SCRATCH.set(scratch);
     filter_gradient
 }
 
@@ -275,41 +242,48 @@ struct Products {
     position: usize,
 }
 
-/// `dst = lhs rhs` for one position: `lhs` the transformed filters of `rows` output
-/// channels, `[c_in][ld]` (column-major, as `gemm`'s micro-kernel reads them unpacked),
-/// `rhs` the transformed tiles `[c_in]` rows, 16 tiles apart, as `v` holds them; `dst` has
-/// rows `dst_rs` apart.
+/// A matrix in memory: element (i, j) at `ptr + i * row + j * col` (strides in elements).
+#[derive(Clone, Copy)]
+struct Strided<P> {
+    ptr: P,
+    row: usize,
+    col: usize,
+}
+
+impl<P> Strided<P> {
+    fn new(ptr: P, row: usize, col: usize) -> Self {
+        Self { ptr, row, col }
+    }
+}
+
+/// `dst = lhs rhs` for an `[m, k]` times `[k, n]` product, on this thread (the callers run
+/// their products in parallel).
 ///
 /// # Safety
-/// `dst` must address `rows` rows of `tiles` values, `dst_rs` apart, that nothing else
-/// reads or writes meanwhile; `lhs` and `rhs` must hold the matrices described.
-unsafe fn multiply([rows, c_in, tiles]: [usize; 3], dst: *mut f32, dst_rs: usize, lhs: &[f32], ld: usize, rhs: &[f32]) {
-    debug_assert!(
-        lhs.len() >= c_in.saturating_sub(1) * ld + rows
-            && rhs.len() >= c_in.saturating_sub(1) * POSITIONS * tiles + tiles
-    );
+/// `dst`, `lhs` and `rhs` must address `m x n`, `m x k` and `k x n` elements with their
+/// strides, and nothing else may read or write `dst`'s elements meanwhile.
+unsafe fn product([m, k, n]: [usize; 3], dst: Strided<*mut f32>, lhs: Strided<*const f32>, rhs: Strided<*const f32>) {
     // SAFETY: as the caller guarantees.
     unsafe {
         gemm(
-            rows,
-            tiles,
-            c_in,
-            dst,
-            1,
-            dst_rs as isize,
+            m,
+            n,
+            k,
+            dst.ptr,
+            dst.col as isize,
+            dst.row as isize,
             false,
-            lhs.as_ptr(),
-            ld as isize,
-            1,
-            rhs.as_ptr(),
-            1,
-            (POSITIONS * tiles) as isize,
+            lhs.ptr,
+            lhs.col as isize,
+            lhs.row as isize,
+            rhs.ptr,
+            rhs.col as isize,
+            rhs.row as isize,
             0.0,
             1.0,
             false,
             false,
             false,
-            // The callers already run their GEMMs in parallel.
             Parallelism::None,
         );
     }
@@ -324,6 +298,32 @@ fn with_filter_block(c_in: usize, job: impl FnOnce(&mut [f32])) {
         }
         job(&mut block[..POSITIONS * c_in * LANES]);
     });
+}
+
+/// This thread's [`SCRATCH`], taken for one call and given back when dropped.
+struct Scratch(Vec<f32>);
+
+impl Scratch {
+    fn take() -> Self {
+        Self(SCRATCH.take())
+    }
+
+    /// Three regions of the given lengths. Their contents are left from earlier calls:
+    /// callers write every element before reading it.
+    fn regions(&mut self, [a, b, c]: [usize; 3]) -> [&mut [f32]; 3] {
+        if self.0.len() < a + b + c {
+            self.0.resize(a + b + c, 0.0);
+        }
+        let (first, rest) = self.0.split_at_mut(a);
+        let (second, rest) = rest.split_at_mut(b);
+        [first, second, &mut rest[..c]]
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        SCRATCH.set(std::mem::take(&mut self.0));
+    }
 }
 
 /// A pointer threads may share, each writing elements no other one touches.
@@ -557,35 +557,55 @@ fn for_each_chunk(data: &mut [f32], size: usize, job: impl Fn(usize, &mut [f32])
 mod tests {
     use super::*;
 
-    /// The definition, term by term.
-    fn direct(x: &[f32], [n, c_in, h, w]: Dims, weight: &[f32], c_out: usize, padding: usize) -> Vec<f32> {
+    /// Every term of the convolution's definition, as `(output, filter tap, input)` indices
+    /// into `[n, c_out, out_h, out_w]`, `[c_out, c_in, 3, 3]` and `[n, c_in, h, w]`: the
+    /// output is the sum of tap x input over its terms, and the filters' gradient is the sum
+    /// of output gradient x input over each tap's.
+    fn for_each_term([n, c_in, h, w]: Dims, c_out: usize, padding: usize, mut term: impl FnMut(usize, usize, usize)) {
         assert!(h + 2 * padding >= 3 && w + 2 * padding >= 3);
         let (out_h, out_w) = (h + 2 * padding - 2, w + 2 * padding - 2);
-        let mut out = vec![0.0f32; n * c_out * out_h * out_w];
         for b in 0..n {
             for co in 0..c_out {
                 for y in 0..out_h {
-                    for x_ in 0..out_w {
-                        let mut sum = 0.0f64;
+                    for x in 0..out_w {
                         for ci in 0..c_in {
-                            for ky in 0..3 {
-                                for kx in 0..3 {
-                                    let (iy, ix) =
-                                        ((y + ky) as isize - padding as isize, (x_ + kx) as isize - padding as isize);
-                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                        continue;
-                                    }
-                                    let input = x[((b * c_in + ci) * h + iy as usize) * w + ix as usize];
-                                    sum += (weight[((co * c_in + ci) * 3 + ky) * 3 + kx] * input) as f64;
+                            for k in 0..9 {
+                                let (iy, ix) = (y + k / 3, x + k % 3);
+                                if iy < padding || ix < padding || iy - padding >= h || ix - padding >= w {
+                                    continue;
                                 }
+                                let input = ((b * c_in + ci) * h + iy - padding) * w + ix - padding;
+                                term(((b * c_out + co) * out_h + y) * out_w + x, (co * c_in + ci) * 9 + k, input);
                             }
                         }
-                        out[((b * c_out + co) * out_h + y) * out_w + x_] = sum as f32;
                     }
                 }
             }
         }
-        out
+    }
+
+    /// The convolution by its definition, summed in f64.
+    fn direct(x: &[f32], dims: Dims, weight: &[f32], c_out: usize, padding: usize) -> Vec<f32> {
+        let [n, _, h, w] = dims;
+        let mut out = vec![0.0f64; n * c_out * (h + 2 * padding - 2) * (w + 2 * padding - 2)];
+        for_each_term(dims, c_out, padding, |o, k, i| out[o] += (weight[k] * x[i]) as f64);
+        out.into_iter().map(|v| v as f32).collect()
+    }
+
+    /// The filters' gradient by its definition: d(sum(grad * conv(x, W)))/dW, summed in f64.
+    fn direct_filter_gradient(x: &[f32], dims: Dims, grad: &[f32], c_out: usize, padding: usize) -> Vec<f32> {
+        let mut out = vec![0.0f64; c_out * dims[1] * 9];
+        for_each_term(dims, c_out, padding, |o, k, i| out[k] += (grad[o] * x[i]) as f64);
+        out.into_iter().map(|v| v as f32).collect()
+    }
+
+    /// `actual` equals `expected` within `tolerance` of the largest expected magnitude.
+    fn assert_close(actual: &[f32], expected: &[f32], tolerance: f32, context: &str) {
+        assert_eq!(actual.len(), expected.len(), "{context}");
+        let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+            assert!((a - e).abs() <= tolerance * scale.max(1.0), "{context} at {i}: {a} vs {e}");
+        }
     }
 
     /// Deterministic values in [-1, 1) (a linear congruential sequence).
@@ -605,11 +625,7 @@ mod tests {
         let weight = values(c_out * c_in * 9, 2);
         let expected = direct(&x, dims, &weight, c_out, padding);
         let actual = conv3x3(&x, dims, &weight, Filters::AsGiven, c_out, padding);
-        assert_eq!(actual.len(), expected.len());
-        let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-            assert!((a - e).abs() <= 1e-6 * scale.max(1.0), "{dims:?} p{padding} at {i}: {a} vs {e}");
-        }
+        assert_close(&actual, &expected, 1e-6, &format!("{dims:?} p{padding}"));
     }
 
     #[test]
@@ -650,41 +666,6 @@ mod tests {
         assert!(conv3x3(&[0.0; 4], [1, 1, 2, 2], &[0.0; 9], Filters::AsGiven, 1, 0).is_empty());
     }
 
-    /// The filters' gradient by its definition: d(sum(grad * conv(x, W)))/dW.
-    fn direct_filter_gradient(
-        x: &[f32],
-        [n, c_in, h, w]: Dims,
-        grad: &[f32],
-        c_out: usize,
-        padding: usize,
-    ) -> Vec<f32> {
-        let (out_h, out_w) = (h + 2 * padding - 2, w + 2 * padding - 2);
-        let mut out = vec![0.0f32; c_out * c_in * 9];
-        for co in 0..c_out {
-            for ci in 0..c_in {
-                for k in 0..9 {
-                    let (ky, kx) = (k / 3, k % 3);
-                    let mut sum = 0.0f64;
-                    for b in 0..n {
-                        for y in 0..out_h {
-                            for x_ in 0..out_w {
-                                let (iy, ix) =
-                                    ((y + ky) as isize - padding as isize, (x_ + kx) as isize - padding as isize);
-                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                    continue;
-                                }
-                                let input = x[((b * c_in + ci) * h + iy as usize) * w + ix as usize];
-                                sum += (grad[((b * c_out + co) * out_h + y) * out_w + x_] * input) as f64;
-                            }
-                        }
-                    }
-                    out[(co * c_in + ci) * 9 + k] = sum as f32;
-                }
-            }
-        }
-        out
-    }
-
     fn check_filter_gradient(dims: Dims, c_out: usize, padding: usize) {
         let [n, c_in, h, w] = dims;
         let (out_h, out_w) = (h + 2 * padding - 2, w + 2 * padding - 2);
@@ -692,11 +673,7 @@ mod tests {
         let grad = values(n * c_out * out_h * out_w, 6);
         let expected = direct_filter_gradient(&x, dims, &grad, c_out, padding);
         let actual = conv3x3_filter_gradient(&x, dims, &grad, c_out, padding);
-        assert_eq!(actual.len(), expected.len());
-        let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-            assert!((a - e).abs() <= 1e-5 * scale.max(1.0), "{dims:?} p{padding} at {i}: {a} vs {e}");
-        }
+        assert_close(&actual, &expected, 1e-5, &format!("{dims:?} p{padding}"));
     }
 
     #[test]
@@ -725,8 +702,6 @@ mod tests {
         }
         let expected = direct(&x, dims, &explicit, c_out, 1);
         let actual = conv3x3(&x, dims, &weight, Filters::Transposed, c_out, 1);
-        for (a, e) in actual.iter().zip(&expected) {
-            assert!((a - e).abs() < 1e-5, "{a} vs {e}");
-        }
+        assert_close(&actual, &expected, 1e-6, "transposed");
     }
 }

@@ -58,11 +58,11 @@ pub fn conv3x3(x: &[f32], dims: Dims, weight: &[f32], filters: Filters, c_out: u
     let [n, c_in, h, w] = dims;
     assert_eq!(x.len(), n * c_in * h * w, "input length does not match its dimensions");
     assert_eq!(weight.len(), c_out * c_in * 9, "weight does not hold c_out x c_in 3x3 filters");
-    let (out_h, out_w) = ((h + 2 * padding).saturating_sub(2), (w + 2 * padding).saturating_sub(2));
+    let [out_h, out_w] = output_size([h, w], padding);
     if n * c_out * out_h * out_w == 0 {
         return Vec::new();
     }
-    let grid = Grid { n, tiles_h: out_h.div_ceil(2), tiles_w: out_w.div_ceil(2) };
+    let grid = Grid::new(n, [out_h, out_w]);
     let tiles = grid.len();
     let many_tiles = tiles > MANY_TILES;
 
@@ -154,13 +154,13 @@ pub fn conv3x3(x: &[f32], dims: Dims, weight: &[f32], filters: Filters, c_out: u
 pub fn conv3x3_filter_gradient(x: &[f32], dims: Dims, grad: &[f32], c_out: usize, padding: usize) -> Vec<f32> {
     let [n, c_in, h, w] = dims;
     assert_eq!(x.len(), n * c_in * h * w, "input length does not match its dimensions");
-    let (out_h, out_w) = ((h + 2 * padding).saturating_sub(2), (w + 2 * padding).saturating_sub(2));
+    let [out_h, out_w] = output_size([h, w], padding);
     assert_eq!(grad.len(), n * c_out * out_h * out_w, "gradient length does not match the output's");
     let mut filter_gradient = vec![0.0f32; c_out * c_in * 9];
     if grad.is_empty() || filter_gradient.is_empty() {
         return filter_gradient;
     }
-    let grid = Grid { n, tiles_h: out_h.div_ceil(2), tiles_w: out_w.div_ceil(2) };
+    let grid = Grid::new(n, [out_h, out_w]);
     let tiles = grid.len();
 
     // v: [c_in][position][tile]; g: [c_out][position][tile]; du: [position][c_out][c_in].
@@ -340,6 +340,11 @@ impl SharedMut {
     }
 }
 
+/// The output's height and width for an `[h, w]` input (0 where no 3x3 window fits).
+fn output_size([h, w]: [usize; 2], padding: usize) -> [usize; 2] {
+    [(h + 2 * padding).saturating_sub(2), (w + 2 * padding).saturating_sub(2)]
+}
+
 /// The tiles of the output: one per 2x2 block, over the batch.
 struct Grid {
     n: usize,
@@ -348,6 +353,10 @@ struct Grid {
 }
 
 impl Grid {
+    fn new(n: usize, [out_h, out_w]: [usize; 2]) -> Self {
+        Self { n, tiles_h: out_h.div_ceil(2), tiles_w: out_w.div_ceil(2) }
+    }
+
     fn len(&self) -> usize {
         self.n * self.tiles_h * self.tiles_w
     }

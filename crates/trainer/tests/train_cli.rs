@@ -169,19 +169,59 @@ fn pretrained_body_stays_fixed_while_frozen() {
         true,
     )
     .unwrap();
-    let values = |t: burn::tensor::Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
-    let convs = |m: &ResNet| {
-        let mut all = vec![values(m.body.conv1.weight.val())];
-        for block in [&m.body.layer1, &m.body.layer2, &m.body.layer3, &m.body.layer4].into_iter().flatten() {
-            all.push(values(block.conv1.weight.val()));
-            all.push(values(block.conv2.weight.val()));
-        }
-        all
-    };
-    assert_eq!(convs(&trained), convs(&loaded), "a frozen convolution changed");
+    assert_eq!(conv_weights(&trained), conv_weights(&loaded), "a frozen convolution changed");
     // BatchNorm did train: its affine weights moved away from the checkpoint's.
     let gamma = |m: &ResNet| m.body.layer4[2].bn2.gamma.val().into_data().try_to_vec::<f32>().unwrap();
     assert_ne!(gamma(&trained), gamma(&loaded));
+}
+
+/// Every convolution's weights of the body, in order.
+fn conv_weights(model: &woofcam::model::ResNet) -> Vec<Vec<f32>> {
+    let values = |t: burn::tensor::Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+    let body = &model.body;
+    let mut all = vec![values(body.conv1.weight.val())];
+    for block in [&body.layer1, &body.layer2, &body.layer3, &body.layer4].into_iter().flatten() {
+        all.push(values(block.conv1.weight.val()));
+        all.push(values(block.conv2.weight.val()));
+    }
+    all
+}
+
+/// `--init` starts a new run from an earlier run's model, every weight of it: with a learning
+/// rate too small to move them, the new run's convolutions are the old run's trained ones (not
+/// the seed's initial ones, which the first run's epoch moved away from). A model of
+/// another architecture is refused with a message that says why.
+#[test]
+fn init_continues_from_an_earlier_runs_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imagewoof();
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    ok(&quick(data.to_str().unwrap(), first.to_str().unwrap(), "1"));
+    let best = first.join("best.bpk");
+
+    let mut args = quick(data.to_str().unwrap(), second.to_str().unwrap(), "1");
+    let lr = args.iter().position(|a| *a == "--lr").unwrap() + 1;
+    args[lr] = "1e-30";
+    args.extend(["--init", best.to_str().unwrap()]);
+    let stdout = ok(&args);
+    assert!(stdout.contains("weights initialised from"), "{stdout}");
+    assert_eq!(run_state(&second)["config"]["init"].as_str(), best.to_str());
+
+    let device = burn::tensor::Device::flex();
+    let load = |path: &Path| woofcam_trainer::model_file::load(path, &device).unwrap().0;
+    let (before, after) = (conv_weights(&load(&best)), conv_weights(&load(&second.join("best.bpk"))));
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().flatten().zip(after.iter().flatten()) {
+        assert!((b - a).abs() <= 1e-6 * b.abs().max(1e-3), "a convolution weight moved: {b} -> {a}");
+    }
+
+    let third = dir.path().join("third");
+    let mut args = quick(data.to_str().unwrap(), third.to_str().unwrap(), "1");
+    let arch = args.iter().position(|a| *a == "resnet18").unwrap();
+    args[arch] = "resnet34";
+    args.extend(["--init", best.to_str().unwrap()]);
+    let stderr = fails(&args);
+    assert!(stderr.contains("is a resnet18") && stderr.contains("trains a resnet34"), "{stderr}");
 }
 
 fn teacher_dir() -> PathBuf {

@@ -46,6 +46,11 @@ pub struct Args {
     /// A torchvision ImageNet checkpoint (`.pth`) to start the body from.
     #[arg(long)]
     pretrained: Option<PathBuf>,
+    /// A Woofcam model (`NAME.bpk` with `NAME.json` beside it, such as an earlier run's
+    /// `best.bpk`) to start every weight from, head included: a new schedule from where
+    /// another run, on another machine perhaps, left off.
+    #[arg(long, conflicts_with = "pretrained")]
+    init: Option<PathBuf>,
     /// Use at most this many images per class and split (a quick run).
     #[arg(long)]
     max_per_class: Option<usize>,
@@ -126,6 +131,7 @@ fn config(args: &Args) -> Result<TrainConfig> {
         batch_size: args.batch_size as usize,
         architecture: args.arch.clone(),
         pretrained: args.pretrained.clone(),
+        init: args.init.clone(),
         phases,
         distill: args.teacher.clone().map(|teacher| DistillConfig {
             teacher,

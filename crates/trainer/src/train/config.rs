@@ -46,6 +46,10 @@ pub struct TrainConfig {
     pub architecture: String,
     /// A torchvision ImageNet checkpoint for the body, if any.
     pub pretrained: Option<PathBuf>,
+    /// A Woofcam model to start every weight from (see `trainer train --init`). Runs saved
+    /// before this option existed have none.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
     pub phases: Vec<Phase>,
     pub distill: Option<DistillConfig>,
     /// Decides the initial weights, the data order, every augmentation and dropout.
@@ -85,6 +89,7 @@ mod tests {
             batch_size: 32,
             architecture: "resnet34".into(),
             pretrained: None,
+            init: None,
             phases: vec![Phase { epochs: 2, lr: 1e-3, frozen: true }, Phase { epochs: 3, lr: 1e-4, frozen: false }],
             distill: None,
             seed: 1,

@@ -1,6 +1,7 @@
 //! The training loop: fastai's `Learner.fit_flat_cos` for each phase of the recipe, with
 //! validation, the epoch table, the best checkpoint and resumable runs.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -189,7 +190,37 @@ impl Learner {
                 .with_context(|| format!("cannot start the body from {}", pretrained.display()))?;
             println!("body initialised from {}", pretrained.display());
         }
+        if let Some(init) = &self.config.init {
+            model = self.initial_weights(init)?;
+            println!("weights initialised from {}", init.display());
+        }
         Ok((model, optimizer))
+    }
+
+    /// `--init`: the model in `path`, which must be this run's network over this run's classes.
+    fn initial_weights(&self, path: &Path) -> Result<ResNet> {
+        let (model, meta) = crate::model_file::read(path, &self.device)
+            .with_context(|| format!("cannot start the weights from {}", path.display()))?;
+        let ids = |m: &ModelMetadata| m.classes.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        if meta.architecture != self.meta.architecture || meta.head != self.meta.head {
+            bail!(
+                "{} is a {} with a {:?} head; this run trains a {} with a {:?} head",
+                path.display(),
+                meta.architecture,
+                meta.head,
+                self.meta.architecture,
+                self.meta.head
+            );
+        }
+        if ids(&meta) != ids(&self.meta) {
+            bail!(
+                "{} was trained on the classes {:?}; this run's data has {:?}",
+                path.display(),
+                ids(&meta),
+                ids(&self.meta)
+            );
+        }
+        Ok(model)
     }
 
     fn train_epoch(

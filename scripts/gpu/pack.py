@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Packs what a GPU training run needs into parts small enough for the `device` tool.
+
+The device tool carries at most 64 MiB per call (the working tree included) and the machine
+starts bare, so the trainer binary, the Vulkan loader, the teacher and Imagewoof travel in
+several parts: `OUT/p1`, `OUT/p2`, ... each a folder of tar files that `remote.sh unpack`
+extracts into /tmp/woofcam there. The first part carries the binary, the loader debs and the
+teacher; the data follows in file order, the validation subset last.
+
+Usage: scripts/gpu/pack.py --trainer target/release/trainer --debs .gl --out .gpu
+         [--data ../shared/data/imagewoof2-160] [--teacher ../shared/models/mobilenet_v1_0.75_224]
+         [--val-per-class 96] [--part-mib 56]
+"""
+import argparse
+import gzip
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--trainer", type=Path, required=True, help="the trainer built with --features wgpu")
+    p.add_argument("--debs", type=Path, required=True, help="folder of the Vulkan loader .deb files")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--data", type=Path, default=Path("../shared/data/imagewoof2-160"))
+    p.add_argument("--teacher", type=Path, default=Path("../shared/models/mobilenet_v1_0.75_224"))
+    # 96 per class: 960 photos, 15 full batches of 64, so validation adds no new kernel shapes
+    # for Burn to autotune. The full val split is measured afterwards with `trainer eval`.
+    p.add_argument("--val-per-class", type=int, default=96)
+    # 64 MiB per call, less the working tree (about 5 MiB) and a margin. (GNU tar headers: the
+    # default PAX format adds a 1 KiB header per photo for its fractional modification time.)
+    p.add_argument("--part-mib", type=int, default=56)
+    args = p.parse_args()
+
+    for path in (args.trainer, args.debs, args.data / "train", args.data / "val", args.teacher):
+        if not path.exists():
+            sys.exit(f"pack.py: {path} does not exist")
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    budget = args.part_mib * 2**20
+
+    first = args.out / "p1"
+    first.mkdir(parents=True)
+    with open(args.trainer, "rb") as src, gzip.open(first / "trainer.gz", "wb", compresslevel=6) as dst:
+        shutil.copyfileobj(src, dst)
+    for deb in sorted(args.debs.glob("*.deb")):
+        shutil.copy(deb, first)
+    with tarfile.open(first / "teacher.tar", "w", format=tarfile.GNU_FORMAT) as tar:
+        tar.add(args.teacher, arcname=f"teacher/{args.teacher.name}")
+
+    files = [(f, f"data/{f.relative_to(args.data)}") for f in sorted((args.data / "train").rglob("*")) if f.is_file()]
+    for class_dir in sorted(d for d in (args.data / "val").iterdir() if d.is_dir()):
+        photos = sorted(f for f in class_dir.iterdir() if f.is_file())[: args.val_per_class]
+        files += [(f, f"data/{f.relative_to(args.data)}") for f in photos]
+
+    part, used = 1, sum(f.stat().st_size for f in first.iterdir())
+    tar = tarfile.open(first / "data.tar", "w", format=tarfile.GNU_FORMAT)
+    for path, name in files:
+        size = 512 + -(-path.stat().st_size // 512) * 512  # a tar header, the data in 512-byte blocks
+        if used + size + 20480 > budget:  # the archive's end blocks, rounded up to a record
+            tar.close()
+            part += 1
+            (args.out / f"p{part}").mkdir()
+            tar = tarfile.open(args.out / f"p{part}" / "data.tar", "w", format=tarfile.GNU_FORMAT)
+            used = 0
+        tar.add(path, arcname=name)
+        used += size
+    tar.close()
+    for folder in sorted(args.out.iterdir()):
+        mib = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+        print(f"{folder}: {mib:.1f} MiB")
+    print(f"{len(files)} photos in {part} parts")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,15 +15,15 @@ use woofcam::weights::{TorchLayout, load_torch_safetensors};
 /// Logits and maps must match within this fraction of the reference's largest value.
 const TOLERANCE: f32 = 1e-4;
 
-fn model(config: ResNetConfig, keys: &str, layout: TorchLayout) -> ResNet {
+fn model(config: ResNetConfig, keys: &str, layout: TorchLayout, device: &Device) -> ResNet {
     let weights = state_dict_safetensors(&state_dict_keys(keys));
-    let model = config.init(&Device::flex());
+    let model = config.init(device);
     load_torch_safetensors(model, weights, layout).expect("formula weights load").valid()
 }
 
-fn input(fixture: &Fixture) -> Tensor<4> {
+fn input(fixture: &Fixture, device: &Device) -> Tensor<4> {
     let shape: [usize; 4] = fixture.shape("input").try_into().unwrap();
-    Tensor::from_data(TensorData::new(fixture.values("input").to_vec(), shape), &Device::flex())
+    Tensor::from_data(TensorData::new(fixture.values("input").to_vec(), shape), device)
 }
 
 fn run(model: &ResNet, input: Tensor<4>, layer: &str, target: Target) -> ExplanationData {
@@ -33,13 +33,26 @@ fn run(model: &ResNet, input: Tensor<4>, layer: &str, target: Target) -> Explana
 
 #[test]
 fn fastai_resnet34_matches_pytorch() {
+    fastai_resnet34_matches_pytorch_on(&Device::flex());
+}
+
+/// The same on Burn's GPU backend: the crate's `wgpu` feature, or `fusion` for Burn's fused
+/// kernels, which the GPU trainer uses. Any Vulkan device does, a software one too
+/// (`apt-get install mesa-vulkan-drivers`): `cargo test -p woofcam --features fusion --test golden`.
+#[cfg(feature = "wgpu")]
+#[test]
+fn fastai_resnet34_matches_pytorch_on_wgpu() {
+    fastai_resnet34_matches_pytorch_on(&Device::wgpu(burn::tensor::DeviceKind::default()));
+}
+
+fn fastai_resnet34_matches_pytorch_on(device: &Device) {
     let fixture = Fixture::open("fastai_resnet34.safetensors");
-    let model = model(ResNetConfig::fastai_resnet34(10), "fastai_resnet34.keys.json", TorchLayout::Fastai);
+    let model = model(ResNetConfig::fastai_resnet34(10), "fastai_resnet34.keys.json", TorchLayout::Fastai, device);
     let target = fixture.values("target")[0] as usize;
     let [_, _, height, width] = fixture.shape("input").try_into().unwrap();
 
     for (layer, name) in [("layer2", "layer2"), ("layer3", "layer3"), ("layer4", "layer4"), ("[0,6,2]", "layer3.2")] {
-        let data = run(&model, input(&fixture), layer, Target::Class(target));
+        let data = run(&model, input(&fixture, device), layer, Target::Class(target));
         assert_close("logits", &data.logits, fixture.values("logits"), TOLERANCE);
         assert_eq!(data.class, target);
         let cam = data.gradcam.as_ref().unwrap();
@@ -82,8 +95,9 @@ fn fastai_resnet34_matches_pytorch() {
 #[test]
 fn default_target_is_the_top_class() {
     let fixture = Fixture::open("fastai_resnet34.safetensors");
-    let model = model(ResNetConfig::fastai_resnet34(10), "fastai_resnet34.keys.json", TorchLayout::Fastai);
-    let data = run(&model, input(&fixture), "layer4", Target::Predicted);
+    let device = Device::flex();
+    let model = model(ResNetConfig::fastai_resnet34(10), "fastai_resnet34.keys.json", TorchLayout::Fastai, &device);
+    let data = run(&model, input(&fixture, &device), "layer4", Target::Predicted);
     assert_eq!(data.class, fixture.values("top1")[0] as usize);
     let map = data.gradcam.unwrap().map();
     assert_close("top-1 map", &map.values, fixture.values("gradcam/layer4/relu_top1"), TOLERANCE);
@@ -92,9 +106,14 @@ fn default_target_is_the_top_class() {
 #[test]
 fn torchvision_resnet34_matches_pytorch() {
     let fixture = Fixture::open("torchvision_resnet34.safetensors");
-    let model =
-        model(ResNetConfig::torchvision_resnet34(1000), "torchvision_resnet34.keys.json", TorchLayout::Torchvision);
-    let data = run(&model, input(&fixture), "layer4", Target::Predicted);
+    let device = Device::flex();
+    let model = model(
+        ResNetConfig::torchvision_resnet34(1000),
+        "torchvision_resnet34.keys.json",
+        TorchLayout::Torchvision,
+        &device,
+    );
+    let data = run(&model, input(&fixture, &device), "layer4", Target::Predicted);
     assert_close("logits", &data.logits, fixture.values("logits"), TOLERANCE);
     assert_eq!(data.class, fixture.values("target")[0] as usize);
     let cam = data.gradcam.as_ref().unwrap();
@@ -111,10 +130,11 @@ fn torchvision_resnet34_matches_pytorch() {
 #[test]
 fn explanation_leaves_batchnorm_statistics_alone() {
     let fixture = Fixture::open("fastai_resnet34.safetensors");
-    let model = model(ResNetConfig::fastai_resnet34(10), "fastai_resnet34.keys.json", TorchLayout::Fastai);
+    let device = Device::flex();
+    let model = model(ResNetConfig::fastai_resnet34(10), "fastai_resnet34.keys.json", TorchLayout::Fastai, &device);
     let before: Vec<f32> = model.body.bn1.running_mean.value().into_data().try_to_vec().unwrap();
-    let first = run(&model, input(&fixture), "layer3", Target::Predicted);
-    let second = run(&model, input(&fixture), "layer3", Target::Predicted);
+    let first = run(&model, input(&fixture, &device), "layer3", Target::Predicted);
+    let second = run(&model, input(&fixture, &device), "layer3", Target::Predicted);
     let after: Vec<f32> = model.body.bn1.running_mean.value().into_data().try_to_vec().unwrap();
     assert_eq!(before, after);
     assert_eq!(first.logits, second.logits);

@@ -49,14 +49,16 @@ fn options() -> ConvOptions<2> {
 /// `transposed`: `weight` is `[c_in, c_out, 3, 3]` and the convolution is the transposed
 /// one, the input gradient of `conv3x3_same(.., weight, false)` (its filters rotated by 180
 /// degrees, in/out channels swapped).
-#[backend_extension(Autodiff, Flex, Cube: cfg(feature = "wgpu"))]
+#[backend_extension(Autodiff, Flex, Cube: cfg(feature = "wgpu"), Fusion: cfg(feature = "fusion"))]
 pub trait SameConv3x3: Backend {
+    #[fusion(default)]
     fn conv3x3_same(x: FloatTensor<Self>, weight: FloatTensor<Self>, transposed: bool) -> FloatTensor<Self> {
         burn_convolution::<Self>(x, weight, transposed)
     }
 
     /// The filters' gradient of `conv3x3_same(x, weight, false)` for the gradient `grad` at
     /// its output (training).
+    #[fusion(default)]
     fn conv3x3_same_filter_gradient(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

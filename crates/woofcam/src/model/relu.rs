@@ -35,9 +35,10 @@ pub fn relu<const D: usize>(x: Tensor<D>, mode: ReluMode) -> Tensor<D> {
 }
 
 /// The backend extension behind [`ReluMode::Guided`].
-#[backend_extension(Autodiff, Flex, Cube: cfg(feature = "wgpu"))]
+#[backend_extension(Autodiff, Flex, Cube: cfg(feature = "wgpu"), Fusion: cfg(feature = "fusion"))]
 pub trait GuidedRelu: Backend {
     /// ReLU whose backward keeps only positive gradients at positive inputs.
+    #[fusion(default)]
     fn guided_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::relu(x)
     }

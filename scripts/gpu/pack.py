@@ -5,11 +5,12 @@ The device tool carries at most 64 MiB per call (the working tree included) and 
 starts bare, so the trainer binary, the Vulkan loader, the teacher and Imagewoof travel in
 several parts: `OUT/p1`, `OUT/p2`, ... each a folder of tar files that `remote.sh unpack`
 extracts into /tmp/woofcam there. The first part carries the binary, the loader debs and the
-teacher; the data follows in file order, the validation subset last.
+teacher; the data follows in file order, the validation subset last, then the model that
+`--init` names (for `trainer train --init /tmp/woofcam/init/NAME.bpk` there).
 
 Usage: scripts/gpu/pack.py --trainer target/release/trainer --debs .gl --out .gpu
          [--data ../shared/data/imagewoof2-160] [--teacher ../shared/models/mobilenet_v1_0.75_224]
-         [--val-per-class 96] [--part-mib 56]
+         [--val-per-class 96] [--part-mib 56] [--init runs/NAME/model.bpk]
 """
 import argparse
 import gzip
@@ -32,9 +33,13 @@ def main():
     # 64 MiB per call, less the working tree (about 5 MiB) and a margin. (GNU tar headers: the
     # default PAX format adds a 1 KiB header per photo for its fractional modification time.)
     p.add_argument("--part-mib", type=int, default=56)
+    p.add_argument("--init", type=Path, help="a model to go on from (NAME.bpk, NAME.json beside it)")
     args = p.parse_args()
 
-    for path in (args.trainer, args.debs, args.data / "train", args.data / "val", args.teacher):
+    needed = [args.trainer, args.debs, args.data / "train", args.data / "val", args.teacher]
+    if args.init:
+        needed += [args.init, args.init.with_suffix(".json")]
+    for path in needed:
         if not path.exists():
             sys.exit(f"pack.py: {path} does not exist")
     if args.out.exists():
@@ -54,6 +59,12 @@ def main():
     for class_dir in sorted(d for d in (args.data / "val").iterdir() if d.is_dir()):
         photos = sorted(f for f in class_dir.iterdir() if f.is_file())[: args.val_per_class]
         files += [(f, f"data/{f.relative_to(args.data)}") for f in photos]
+    photos = len(files)
+    if args.init:
+        for path in (args.init, args.init.with_suffix(".json")):
+            if path.stat().st_size > budget - 2**20:
+                sys.exit(f"pack.py: {path} does not fit in a part: export it in f16 (trainer export --precision f16)")
+            files.append((path, f"init/{path.name}"))
 
     part, used = 1, sum(f.stat().st_size for f in first.iterdir())
     tar = tarfile.open(first / "data.tar", "w", format=tarfile.GNU_FORMAT)
@@ -71,7 +82,7 @@ def main():
     for folder in sorted(args.out.iterdir()):
         mib = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
         print(f"{folder}: {mib:.1f} MiB")
-    print(f"{len(files)} photos in {part} parts")
+    print(f"{photos} photos{' and the --init model' if args.init else ''} in {part} parts")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,12 @@ import tarfile
 from pathlib import Path
 
 
+def archive(path):
+    """A new tar file. GNU headers: the default PAX format adds a 1 KiB header per photo (for
+    its fractional modification time), which the part budget does not count."""
+    return tarfile.open(path, "w", format=tarfile.GNU_FORMAT)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trainer", type=Path, required=True, help="the trainer built with --features wgpu")
@@ -30,8 +36,7 @@ def main():
     # 96 per class: 960 photos, 15 full batches of 64, so validation adds no new kernel shapes
     # for Burn to autotune. The full val split is measured afterwards with `trainer eval`.
     p.add_argument("--val-per-class", type=int, default=96)
-    # 64 MiB per call, less the working tree (about 5 MiB) and a margin. (GNU tar headers: the
-    # default PAX format adds a 1 KiB header per photo for its fractional modification time.)
+    # 64 MiB per call, less the working tree (about 5 MiB) and a margin.
     p.add_argument("--part-mib", type=int, default=56)
     p.add_argument("--init", type=Path, help="a model to go on from (NAME.bpk, NAME.json beside it)")
     args = p.parse_args()
@@ -52,7 +57,7 @@ def main():
         shutil.copyfileobj(src, dst)
     for deb in sorted(args.debs.glob("*.deb")):
         shutil.copy(deb, first)
-    with tarfile.open(first / "teacher.tar", "w", format=tarfile.GNU_FORMAT) as tar:
+    with archive(first / "teacher.tar") as tar:
         tar.add(args.teacher, arcname=f"teacher/{args.teacher.name}")
 
     files = [(f, f"data/{f.relative_to(args.data)}") for f in sorted((args.data / "train").rglob("*")) if f.is_file()]
@@ -67,14 +72,14 @@ def main():
             files.append((path, f"init/{path.name}"))
 
     part, used = 1, sum(f.stat().st_size for f in first.iterdir())
-    tar = tarfile.open(first / "data.tar", "w", format=tarfile.GNU_FORMAT)
+    tar = archive(first / "data.tar")
     for path, name in files:
         size = 512 + -(-path.stat().st_size // 512) * 512  # a tar header, the data in 512-byte blocks
         if used + size + 20480 > budget:  # the archive's end blocks, rounded up to a record
             tar.close()
             part += 1
             (args.out / f"p{part}").mkdir()
-            tar = tarfile.open(args.out / f"p{part}" / "data.tar", "w", format=tarfile.GNU_FORMAT)
+            tar = archive(args.out / f"p{part}" / "data.tar")
             used = 0
         tar.add(path, arcname=name)
         used += size

@@ -181,6 +181,13 @@ impl Learner {
             return Ok((model, optimizer));
         }
         self.run.create()?;
+        if let Some(init) = &self.config.init {
+            // Every weight comes from the file (`--pretrained` is refused beside it), so no
+            // fresh network is drawn only to be overwritten.
+            let model = self.initial_weights(init)?;
+            println!("weights initialised from {}", init.display());
+            return Ok((model, optimizer));
+        }
         // The initial weights follow from the seed (Kaiming init draws from the device's RNG).
         self.device.seed(self.config.seed);
         let mut model = self.meta.config()?.init(&self.device);
@@ -189,10 +196,6 @@ impl Learner {
             model = load_torch_pth(model, pretrained, TorchLayout::Torchvision, true)
                 .with_context(|| format!("cannot start the body from {}", pretrained.display()))?;
             println!("body initialised from {}", pretrained.display());
-        }
-        if let Some(init) = &self.config.init {
-            model = self.initial_weights(init)?;
-            println!("weights initialised from {}", init.display());
         }
         Ok((model, optimizer))
     }

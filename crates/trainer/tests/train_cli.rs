@@ -190,7 +190,8 @@ fn conv_weights(model: &woofcam::model::ResNet) -> Vec<Vec<f32>> {
 /// `--init` starts a new run from an earlier run's model, every weight of it: with a learning
 /// rate too small to move them, the new run's convolutions are the old run's trained ones (not
 /// the seed's initial ones, which the first run's epoch moved away from). A model of
-/// another architecture is refused with a message that says why.
+/// another architecture is refused with a message that says why. The new model's training
+/// record keeps the first run's, whole.
 #[test]
 fn init_continues_from_an_earlier_runs_model() {
     let dir = tempfile::tempdir().unwrap();
@@ -214,6 +215,13 @@ fn init_continues_from_an_earlier_runs_model() {
     for (b, a) in before.iter().flatten().zip(after.iter().flatten()) {
         assert!((b - a).abs() <= 1e-6 * b.abs().max(1e-3), "a convolution weight moved: {b} -> {a}");
     }
+    let training = |path: &Path| -> Value {
+        serde_json::from_str::<Value>(&std::fs::read_to_string(path).unwrap()).unwrap()["training"].clone()
+    };
+    let (first_training, second_training) = (training(&first.join("best.json")), training(&second.join("best.json")));
+    assert_eq!(second_training["recipe"]["init"].as_str(), best.to_str());
+    assert!(first_training["recipe"].is_object() && first_training.get("started_from").is_none());
+    assert_eq!(second_training["started_from"], first_training);
 
     let third = dir.path().join("third");
     let mut args = quick(data.to_str().unwrap(), third.to_str().unwrap(), "1");

@@ -184,7 +184,8 @@ impl Learner {
         if let Some(init) = &self.config.init {
             // Every weight comes from the file (`--pretrained` is refused beside it), so no
             // fresh network is drawn only to be overwritten.
-            let model = self.initial_weights(init)?;
+            let (model, training) = self.initial_weights(init)?;
+            self.state.started_from = training;
             println!("weights initialised from {}", init.display());
             return Ok((model, optimizer));
         }
@@ -200,8 +201,9 @@ impl Learner {
         Ok((model, optimizer))
     }
 
-    /// `--init`: the model in `path`, which must be this run's network over this run's classes.
-    fn initial_weights(&self, path: &Path) -> Result<ResNet> {
+    /// `--init`: the model in `path`, which must be this run's network over this run's classes,
+    /// and the record of how it was trained.
+    fn initial_weights(&self, path: &Path) -> Result<(ResNet, Option<serde_json::Value>)> {
         let (model, meta) = crate::model_file::read(path, &self.device)
             .with_context(|| format!("cannot start the weights from {}", path.display()))?;
         let ids = |m: &ModelMetadata| m.classes.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
@@ -223,7 +225,7 @@ impl Learner {
                 ids(&self.meta)
             );
         }
-        Ok(model)
+        Ok((model, meta.training))
     }
 
     fn train_epoch(
@@ -315,7 +317,7 @@ impl Learner {
 
     /// The training record the model's metadata carries (the model card quotes it).
     fn record(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut record = serde_json::json!({
             "recipe": self.config,
             "epochs_completed": self.state.completed_epochs,
             "history": self.state.history,
@@ -325,7 +327,11 @@ impl Learner {
                 "epoch": self.state.history[b.record].epoch,
             })),
             "training_seconds": self.state.seconds,
-        })
+        });
+        if let Some(earlier) = &self.state.started_from {
+            record["started_from"] = earlier.clone();
+        }
+        record
     }
 
     fn summary(&self) {

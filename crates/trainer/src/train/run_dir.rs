@@ -39,6 +39,11 @@ pub struct RunState {
     pub best: Option<Best>,
     /// Seconds spent training, over all sessions.
     pub seconds: f64,
+    /// With `--init`: the training record of the model this run started from (with its own
+    /// `started_from` inside), so that a model made by a chain of runs, on several machines
+    /// perhaps, names every one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<serde_json::Value>,
 }
 
 /// The epoch whose model is `best.bpk`.
@@ -59,6 +64,7 @@ impl RunState {
             smooth_loss: SmoothLoss::new(),
             best: None,
             seconds: 0.0,
+            started_from: None,
         }
     }
 }

@@ -28,6 +28,8 @@ enum Command {
     Export(commands::export::Args),
     /// A PyTorch checkpoint (fastai's learn.save, a state dict, safetensors) into Woofcam's weights.
     Import(commands::import::Args),
+    /// The model card (markdown) of a trained model: accuracy from a `trainer eval` folder, every training run, limits.
+    Card(commands::card::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Import(args) => commands::import::run(args),
+        Command::Card(args) => commands::card::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

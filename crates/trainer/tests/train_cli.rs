@@ -1,6 +1,6 @@
 //! `trainer train` end to end on a small real subset of Imagewoof: the loss goes down, the
 //! table and checkpoints are written, and an interrupted run resumed later ends exactly
-//! where the uninterrupted one does.
+//! where the uninterrupted one does; `--init` and the model card of a chain of runs.
 
 use std::path::{Path, PathBuf};
 
@@ -270,4 +270,64 @@ fn distillation_from_the_mobilenet_teacher() {
             .collect::<Vec<_>>(),
     );
     assert!(stderr.contains("ten Imagewoof classes"), "{stderr}");
+}
+
+/// `trainer card` for a model made by two runs (the second from the first's model): the card
+/// gives eval.json's accuracy and per-class rows, each run's command (the second's with
+/// `--init`), epoch table and machine, and the confusion matrix beside it. A model without a
+/// training record is refused with a reason. (One epoch a run: a model's record covers the
+/// epochs up to the one it is, and which epoch is best is up to the data.)
+#[test]
+fn card_names_every_run_and_the_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imagewoof();
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    ok(&quick(data.to_str().unwrap(), first.to_str().unwrap(), "1"));
+    let mut args = quick(data.to_str().unwrap(), second.to_str().unwrap(), "1");
+    let init = first.join("best.bpk");
+    args.extend(["--init", init.to_str().unwrap(), "--seed", "7"]);
+    ok(&args);
+
+    let (weights, eval) = (second.join("best.bpk"), dir.path().join("eval"));
+    let (weights_arg, eval_arg) = (weights.to_str().unwrap(), eval.to_str().unwrap());
+    let evaluation = ["eval", "--weights", weights_arg, "--data", data.to_str().unwrap(), "--limit-per-class", "2"];
+    ok(&[&evaluation[..], &["--top-losses", "0", "--out", eval_arg]].concat());
+    let stdout = ok(&["card", "--weights", weights_arg, "--eval", eval_arg]);
+    let card_path = second.join("MODEL_CARD.md");
+    assert!(stdout.contains(card_path.to_str().unwrap()), "{stdout}");
+    let card = std::fs::read_to_string(&card_path).unwrap();
+    assert!(second.join("confusion_matrix.png").is_file());
+
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(eval.join("eval.json")).unwrap()).unwrap();
+    let accuracy = report["accuracy"].as_f64().unwrap();
+    assert!(
+        card.contains(&format!("**{:.1}%** top-1: {} of 20 photos", 100.0 * accuracy, report["correct"])),
+        "{card}"
+    );
+    for class in report["per_class"].as_array().unwrap() {
+        let row = format!(
+            "| {} | {} | {:.1}% | 2 |",
+            class["name"].as_str().unwrap(),
+            class["id"].as_str().unwrap(),
+            100.0 * class["accuracy"].as_f64().unwrap()
+        );
+        assert!(card.contains(&row), "no row {row} in\n{card}");
+    }
+    assert!(card.contains("2 runs, 2 epochs"), "{card}");
+    let commands: Vec<&str> = card.lines().filter(|l| l.starts_with("trainer train ")).collect();
+    assert_eq!(commands.len(), 2, "{card}");
+    assert!(commands[0].contains("--seed 42") && !commands[0].contains("--init"), "{}", commands[0]);
+    assert!(
+        commands[1].contains(&format!("--init {}", init.display())) && commands[1].contains("--seed 7"),
+        "{}",
+        commands[1]
+    );
+    // Both runs' tables, a row each.
+    assert_eq!(card.lines().filter(|l| l.starts_with("| unfrozen | 0 | ")).count(), 2, "{card}");
+    assert_eq!(card.matches("threads, linux").count(), if cfg!(target_os = "linux") { 2 } else { 0 }, "{card}");
+
+    let untrained = dir.path().join("untrained.bpk");
+    ok(&["init", "--out", untrained.to_str().unwrap(), "--size", "32"]);
+    let stderr = fails(&["card", "--weights", untrained.to_str().unwrap(), "--eval", eval_arg]);
+    assert!(stderr.contains("has no training record"), "{stderr}");
 }

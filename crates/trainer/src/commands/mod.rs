@@ -1,4 +1,5 @@
 pub mod arch;
+pub mod card;
 pub mod eval;
 pub mod explain;
 pub mod export;

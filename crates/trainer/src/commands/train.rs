@@ -142,3 +142,38 @@ fn config(args: &Args) -> Result<TrainConfig> {
         backend: args.device,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(line: &str) -> TrainConfig {
+        let words = shlex::split(line).expect("a well-quoted command line");
+        config(&Cli::try_parse_from(&words[1..]).expect("the command line parses").args).unwrap()
+    }
+
+    /// The command a model card gives for a run starts that very run: what it parses to is
+    /// the recipe it was written from, for every shape of recipe the command line makes.
+    #[test]
+    fn a_recipes_command_line_gives_back_the_recipe() {
+        for line in [
+            "trainer train --data 'my data/imagewoof' --out x --pretrained resnet34.pth",
+            "trainer train --data d --out x --resize 160 --size 128 --batch-size 64 --epochs 13 --lr 2e-3 --teacher t --seed 44 --init 'runs/a b/best.bpk'",
+            "trainer train --data d --out x --arch resnet18 --frozen-epochs 3 --frozen-lr 3e-3 --epochs 0 --max-per-class 4 --distill-alpha 0.5 --distill-temperature 4 --teacher t",
+            "trainer train --data d --out x --epochs 1 --lr 1e-30",
+        ] {
+            let recipe = parse(line);
+            let command = recipe.command_line().expect("a recipe the command line made");
+            assert!(command.starts_with("trainer train "), "{command}");
+            assert_eq!(parse(&command), recipe, "{line}\n{command}");
+        }
+    }
+}

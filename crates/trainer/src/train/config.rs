@@ -73,6 +73,52 @@ impl TrainConfig {
         }
         None
     }
+
+    /// The `trainer train` command that starts this run (`--out RUN`: the folder is not part
+    /// of the recipe), or `None` for phases no command line gives (the command makes an
+    /// optional frozen phase, then an optional unfrozen one).
+    pub fn command_line(&self) -> Option<String> {
+        let (frozen, unfrozen) = match self.phases.as_slice() {
+            [f, u] if f.frozen && !u.frozen => (Some(f), Some(u)),
+            [p] if p.frozen => (Some(p), None),
+            [p] => (None, Some(p)),
+            _ => return None,
+        };
+        let mut args: Vec<String> = vec!["trainer".into(), "train".into()];
+        let mut arg = |name: &str, value: String| args.extend([format!("--{name}"), value]);
+        arg("data", self.data.display().to_string());
+        arg("out", "RUN".into());
+        if let Some(n) = self.max_per_class {
+            arg("max-per-class", n.to_string());
+        }
+        arg("resize", self.resize.to_string());
+        arg("size", self.size.to_string());
+        arg("batch-size", self.batch_size.to_string());
+        arg("arch", self.architecture.clone());
+        if let Some(path) = &self.pretrained {
+            arg("pretrained", path.display().to_string());
+        }
+        if let Some(path) = &self.init {
+            arg("init", path.display().to_string());
+        }
+        // Always explicit: its default depends on --pretrained.
+        arg("frozen-epochs", frozen.map_or(0, |p| p.epochs).to_string());
+        if let Some(phase) = frozen {
+            arg("frozen-lr", format!("{:e}", phase.lr));
+        }
+        arg("epochs", unfrozen.map_or(0, |p| p.epochs).to_string());
+        if let Some(phase) = unfrozen {
+            arg("lr", format!("{:e}", phase.lr));
+        }
+        if let Some(distill) = &self.distill {
+            arg("teacher", distill.teacher.display().to_string());
+            arg("distill-alpha", distill.alpha.to_string());
+            arg("distill-temperature", distill.temperature.to_string());
+        }
+        arg("seed", self.seed.to_string());
+        arg("device", self.backend.name().into());
+        Some(shlex::try_join(args.iter().map(String::as_str)).expect("no argument holds a NUL byte"))
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use super::freeze::{freeze, unfreeze};
 use super::loss::{Distillation, cross_entropy};
 use super::metrics::{EpochRecord, SmoothLoss, clock, table_header, table_row};
 use super::progress::Progress;
+use super::record::{BestEpoch, Host, TrainingRecord};
 use super::run_dir::{Best, RunDir, RunState};
 use super::schedule::FlatCos;
 use crate::data::{Batch, Dataset, FolderOptions, Loader, LoaderConfig, Split, Transform};
@@ -317,21 +318,20 @@ impl Learner {
 
     /// The training record the model's metadata carries (the model card quotes it).
     fn record(&self) -> serde_json::Value {
-        let mut record = serde_json::json!({
-            "recipe": self.config,
-            "epochs_completed": self.state.completed_epochs,
-            "history": self.state.history,
-            "best": self.state.best.as_ref().map(|b| serde_json::json!({
-                "error_rate": b.error_rate,
-                "phase": self.state.history[b.record].phase,
-                "epoch": self.state.history[b.record].epoch,
-            })),
-            "training_seconds": self.state.seconds,
-        });
-        if let Some(earlier) = &self.state.started_from {
-            record["started_from"] = earlier.clone();
-        }
-        record
+        let record = TrainingRecord {
+            recipe: self.config.clone(),
+            epochs_completed: self.state.completed_epochs,
+            history: self.state.history.clone(),
+            best: self.state.best.as_ref().map(|b| BestEpoch {
+                error_rate: b.error_rate,
+                phase: self.state.history[b.record].phase.clone(),
+                epoch: self.state.history[b.record].epoch,
+            }),
+            training_seconds: self.state.seconds,
+            host: Some(Host::this_machine()),
+            started_from: self.state.started_from.clone(),
+        };
+        serde_json::to_value(record).expect("a training record is plain data")
     }
 
     fn summary(&self) {

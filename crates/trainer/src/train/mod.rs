@@ -4,7 +4,8 @@
 //! - [`fit`]: the loop: augmented batches, Ranger steps on the flat-cos schedule, validation,
 //!   the epoch table, best and per-epoch checkpoints;
 //! - [`schedule`], [`loss`], [`freeze`], [`metrics`], [`progress`]: its parts;
-//! - [`run_dir`]: the run folder that makes `--resume` continue exactly.
+//! - [`run_dir`]: the run folder that makes `--resume` continue exactly;
+//! - [`record`]: the training record the model's metadata carries.
 
 pub mod config;
 pub mod fit;
@@ -12,9 +13,11 @@ pub mod freeze;
 pub mod loss;
 pub mod metrics;
 pub mod progress;
+pub mod record;
 pub mod run_dir;
 pub mod schedule;
 
 pub use config::{DistillConfig, Phase, TrainConfig};
 pub use fit::{Session, fit};
+pub use record::TrainingRecord;
 pub use run_dir::{RunDir, RunState};

@@ -1,0 +1,266 @@
+//! `trainer card`: the model card (markdown) of a trained model, written from what the model
+//! and its evaluation recorded rather than by hand: accuracy and per-class accuracy with the
+//! confusion matrix (a `trainer eval` folder), and every training run behind the model with
+//! the command that starts it, its epoch table and its time (the model's training record,
+//! `--init` runs included), then the data and the model's limits.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use woofcam::metadata::{ClassInfo, ModelMetadata};
+use woofcam::model::HeadKind;
+use woofcam::weights::Precision;
+
+use crate::model_file::metadata_path;
+use crate::train::TrainingRecord;
+use crate::train::metrics::clock;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model (`NAME.bpk`, with `NAME.json` beside it), as `trainer train` or `export` wrote it.
+    #[arg(long)]
+    weights: PathBuf,
+    /// The folder `trainer eval --weights NAME.bpk` wrote (eval.json, confusion_matrix.png).
+    #[arg(long)]
+    eval: PathBuf,
+    /// The card to write; the confusion matrix goes beside it [default: MODEL_CARD.md beside the weights].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// What the card reads of `trainer eval`'s eval.json.
+#[derive(Debug, Deserialize)]
+struct Evaluation {
+    accuracy: f64,
+    correct: usize,
+    images: usize,
+    data: PathBuf,
+    split: String,
+    limit_per_class: Option<usize>,
+    input_size: [usize; 2],
+    classes: Vec<ClassInfo>,
+    per_class: Vec<ClassAccuracy>,
+    most_confused: Vec<Confusion>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ClassAccuracy {
+    id: String,
+    name: String,
+    accuracy: f64,
+    images: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct Confusion {
+    actual: String,
+    predicted: String,
+    count: usize,
+}
+
+/// The confusion matrix's file name, beside the card.
+const MATRIX: &str = "confusion_matrix.png";
+
+pub fn run(args: Args) -> Result<()> {
+    let meta_path = metadata_path(&args.weights);
+    let text = std::fs::read_to_string(&meta_path).with_context(|| format!("cannot read {}", meta_path.display()))?;
+    let meta = ModelMetadata::from_json(&text).with_context(|| format!("in {}", meta_path.display()))?;
+    let record = TrainingRecord::from_metadata(meta.training.as_ref())
+        .with_context(|| format!("{} cannot have a card", meta_path.display()))?;
+    let eval_path = args.eval.join("eval.json");
+    let text = std::fs::read_to_string(&eval_path)
+        .with_context(|| format!("cannot read {} (run `trainer eval --out` there first)", eval_path.display()))?;
+    let eval: Evaluation =
+        serde_json::from_str(&text).with_context(|| format!("{} is not eval.json", eval_path.display()))?;
+    if eval.classes != meta.classes || eval.input_size != meta.input_size {
+        bail!(
+            "{} evaluated another model (other classes or input size) than {}",
+            eval_path.display(),
+            args.weights.display()
+        );
+    }
+    let out = args.out.unwrap_or_else(|| args.weights.with_file_name("MODEL_CARD.md"));
+    let card = card(&args.weights, &meta, &record, &eval)?;
+    std::fs::write(&out, card).with_context(|| format!("cannot write {}", out.display()))?;
+    let matrix = out.with_file_name(MATRIX);
+    std::fs::copy(args.eval.join(MATRIX), &matrix)
+        .with_context(|| format!("cannot copy {} to {}", args.eval.join(MATRIX).display(), matrix.display()))?;
+    println!("wrote {} and {}", out.display(), matrix.display());
+    Ok(())
+}
+
+fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Evaluation) -> Result<String> {
+    let runs = record.chain()?;
+    let file =
+        |path: &Path| path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let [height, width] = meta.input_size;
+    let mut md = String::new();
+    let w = &mut md;
+    writeln!(w, "# Model card: {}\n", file(weights))?;
+    writeln!(
+        w,
+        "A {} with {} head that tells {} dog breeds apart in {height}x{width} photos. Weights: \
+         `{}` ({}), metadata (input size, normalisation, classes, this record): `{}`.\n",
+        meta.architecture,
+        match meta.head {
+            HeadKind::Fastai => "fastai's",
+            HeadKind::Torchvision => "torchvision's",
+        },
+        meta.classes.len(),
+        file(weights),
+        match meta.dtype {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16, BatchNorm statistics f32",
+        },
+        file(&metadata_path(weights)),
+    )?;
+
+    writeln!(w, "## Accuracy\n")?;
+    let subset = eval.limit_per_class.map_or_else(String::new, |n| format!(", the first {n} photos of each class"));
+    writeln!(
+        w,
+        "**{:.1}%** top-1: {} of {} photos of the `{}` split of `{}`{subset}, none of them seen in training. \
+         Measured by `trainer eval --weights {} --data {}`.\n",
+        100.0 * eval.accuracy,
+        eval.correct,
+        eval.images,
+        eval.split,
+        eval.data.display(),
+        file(weights),
+        eval.data.display(),
+    )?;
+    writeln!(w, "| Breed | Synset | Accuracy | Photos |\n|---|---|---|---|")?;
+    for class in &eval.per_class {
+        writeln!(w, "| {} | {} | {:.1}% | {} |", class.name, class.id, 100.0 * class.accuracy, class.images)?;
+    }
+    let confused: Vec<String> =
+        eval.most_confused.iter().take(5).map(|c| format!("{} as {} ({})", c.actual, c.predicted, c.count)).collect();
+    if !confused.is_empty() {
+        writeln!(w, "\nMost confused (actual as predicted, photos): {}.", confused.join("; "))?;
+    }
+    writeln!(w, "\n![Confusion matrix: rows actual, columns predicted]({MATRIX})\n")?;
+
+    writeln!(w, "## How it was trained\n")?;
+    let epochs: usize = runs.iter().map(|r| r.epochs_completed).sum();
+    let seconds: f64 = runs.iter().map(|r| r.training_seconds).sum();
+    writeln!(
+        w,
+        "{}, {} and {} of training in all, with Woofcam's trainer (Burn): fastai's \
+         recipe, Ranger and `fit_flat_cos` (flat for 75% of a phase's steps, then cosine to zero), \
+         Resize then `aug_transforms`, ImageNet normalisation. Each later run starts from the model \
+         the one before it kept (`--init`), with a new schedule. The error rates in the tables are \
+         on each run's own validation folder.\n",
+        count(runs.len(), "run"),
+        count(epochs, "epoch"),
+        clock(Duration::from_secs_f64(seconds)),
+    )?;
+    for (index, run) in runs.iter().enumerate() {
+        run_section(w, index, runs.len(), run)?;
+    }
+
+    writeln!(w, "## Data\n")?;
+    writeln!(
+        w,
+        "Imagewoof 2 (fast.ai's imagenette project): ten dog breeds of ImageNet that are hard to tell \
+         apart, 9,025 train and 3,929 val photos; this copy has every photo downscaled to a short side \
+         of 160 px. Training used the train split only; the val split measures.\n\n\
+         Labels: a widely copied notebook swaps two of them, naming n02093754 \"Australian terrier\" \
+         and n02096294 \"Border terrier\". ImageNet (and the photos) say n02093754 is the Border \
+         terrier (ImageNet class 182) and n02096294 the Australian terrier (class 193); this model \
+         uses ImageNet's names, as in the table above.\n"
+    )?;
+
+    writeln!(w, "## Limitations\n")?;
+    writeln!(
+        w,
+        "- It knows only these {n} breeds and has no \"none of these\" class: every photo, a cat's, a \
+         person's or another breed's, gets {n} probabilities that sum to 1, often with one of them \
+         high. A confident answer is not evidence that the photo shows one of these dogs.\n\
+         - It saw {height}x{width} photos (a centre square, resized), one dog each, mostly from the \
+         side or the front, as ImageNet photographers took them; small, distant or partly hidden dogs, \
+         drawings and unusual angles are harder for it.\n\
+         - Breeds that look alike are its most common mistakes (see the confusion matrix); mixed \
+         breeds have no right answer here.\n\
+         - Grad-CAM and Guided Backprop show what the network's output depends on, not why a breed is \
+         that breed; Guided Backprop looks like an edge detector even for an untrained network \
+         (Adebayo et al., 2018).",
+        n = meta.classes.len(),
+    )?;
+    Ok(md)
+}
+
+/// One run: the command that starts it, its recipe in words, and its epoch table.
+fn run_section(w: &mut String, index: usize, runs: usize, run: &TrainingRecord) -> Result<()> {
+    let recipe = &run.recipe;
+    writeln!(w, "### Run {} of {runs}\n", index + 1)?;
+    match recipe.command_line() {
+        Some(command) => writeln!(w, "```sh\n{command}\n```\n")?,
+        None => writeln!(w, "(a recipe no `trainer train` command line gives)\n")?,
+    }
+    let phases: Vec<String> = recipe
+        .phases
+        .iter()
+        .map(|p| format!("{} at a peak lr of {:e}", count(p.epochs, &format!("{} epoch", p.name())), p.lr))
+        .collect();
+    writeln!(
+        w,
+        "- Phases: {}; batch {}, Resize({}) then {} px.",
+        phases.join(", then "),
+        recipe.batch_size,
+        recipe.resize,
+        recipe.size
+    )?;
+    let start = match (&recipe.init, &recipe.pretrained) {
+        (Some(init), _) => format!("every weight of `{}` (run {index}'s model)", init.display()),
+        (None, Some(pretrained)) => format!("the body of `{}`, a new head", pretrained.display()),
+        (None, None) => "a random initialisation (the seed's)".to_string(),
+    };
+    writeln!(w, "- Start: {start}; seed {}.", recipe.seed)?;
+    let host = run.host.as_ref().map_or_else(
+        || "not recorded (runs before the trainer recorded it)".to_string(),
+        |h| format!("{}, {} threads, {}", h.cpu.as_deref().unwrap_or("CPU model unknown"), h.threads, h.os),
+    );
+    writeln!(w, "- Backend `{}`; machine: {host}.", recipe.backend.name())?;
+    if let Some(distill) = &recipe.distill {
+        writeln!(
+            w,
+            "- Knowledge distillation from `{}`: alpha {} (the teacher's soft targets' weight against the labels), temperature {}.",
+            distill.teacher.display(),
+            distill.alpha,
+            distill.temperature
+        )?;
+    }
+    let best = run.best.as_ref().map_or_else(
+        || "no epoch kept".to_string(),
+        |b| format!("kept {} epoch {} (error rate {:.4})", b.phase, b.epoch, b.error_rate),
+    );
+    writeln!(
+        w,
+        "- {} in {}; {best}.\n",
+        count(run.epochs_completed, "epoch"),
+        clock(Duration::from_secs_f64(run.training_seconds))
+    )?;
+    writeln!(w, "| phase | epoch | train_loss | valid_loss | error_rate | time |\n|---|---|---|---|---|---|")?;
+    for e in &run.history {
+        writeln!(
+            w,
+            "| {} | {} | {:.6} | {:.6} | {:.6} | {} |",
+            e.phase,
+            e.epoch,
+            e.train_loss,
+            e.valid_loss,
+            e.error_rate,
+            clock(Duration::from_secs_f64(e.seconds))
+        )?;
+    }
+    writeln!(w)?;
+    Ok(())
+}
+
+/// "1 epoch", "3 epochs".
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}

@@ -206,32 +206,60 @@ pub fn conv3x3_filter_gradient(x: &[f32], dims: Dims, grad: &[f32], c_out: usize
 /// `A g A^T` for every 2x2 tile `g` of output channel `co`'s gradient (zeros past the
 /// edge), written as `[position][tile]`: the adjoint of [`transform_output`].
 /// `A = [[1, 0], [1, 1], [1, -1], [0, -1]]`.
+///
+/// Worked a row of tiles at a time, along contiguous memory as [`transform_input`] is: the
+/// tiles' two gradient rows are split into their even and odd pixels, `A` combines the two
+/// rows element-wise, and `A^T` then combines each tile's even and odd values.
 fn transform_gradient(grad: &[f32], c_out: usize, co: usize, grid: &Grid, [out_h, out_w]: [usize; 2], out: &mut [f32]) {
     let tiles = grid.len();
+    let tiles_w = grid.tiles_w;
+    // [row of the pair][tile]: a tile's left (even) and right (odd) pixel, 0 past the edge.
+    let (mut even, mut odd) =
+        ([vec![0.0f32; tiles_w], vec![0.0f32; tiles_w]], [vec![0.0f32; tiles_w], vec![0.0f32; tiles_w]]);
+    let (mut p, mut q) = (vec![0.0f32; tiles_w], vec![0.0f32; tiles_w]);
     for b in 0..grid.n {
         let plane = &grad[(b * c_out + co) * out_h * out_w..][..out_h * out_w];
         for ty in 0..grid.tiles_h {
-            for tx in 0..grid.tiles_w {
-                let value = |i: usize, j: usize| {
-                    let (y, x) = (2 * ty + i, 2 * tx + j);
-                    if y < out_h && x < out_w { plane[y * out_w + x] } else { 0.0 }
-                };
-                let rows = [[value(0, 0), value(0, 1)], [value(1, 0), value(1, 1)]];
-                // A g: four rows of two.
-                let ag = [
-                    rows[0],
-                    [rows[0][0] + rows[1][0], rows[0][1] + rows[1][1]],
-                    [rows[0][0] - rows[1][0], rows[0][1] - rows[1][1]],
-                    [-rows[1][0], -rows[1][1]],
-                ];
-                let t = grid.index(b, ty, tx);
-                for (i, [p, q]) in ag.into_iter().enumerate() {
-                    for (j, value) in [p, p + q, p - q, -q].into_iter().enumerate() {
-                        out[(4 * i + j) * tiles + t] = value;
-                    }
+            for (r, (even, odd)) in even.iter_mut().zip(odd.iter_mut()).enumerate() {
+                let y = 2 * ty + r;
+                if y >= out_h {
+                    even.fill(0.0);
+                    odd.fill(0.0);
+                    continue;
+                }
+                let row = &plane[y * out_w..][..out_w];
+                for (t, pair) in row.chunks(2).enumerate() {
+                    even[t] = pair[0];
+                    odd[t] = pair.get(1).copied().unwrap_or(0.0);
                 }
             }
+            let first = grid.index(b, ty, 0);
+            // Row i of A g is g0, g0 + g1, g0 - g1 or -g1 (g0, g1: the tile's two rows); its
+            // even and odd values p and q give positions 4i..4i+3: p, p + q, p - q, -q.
+            let ([e0, e1], [o0, o1]) = (&even, &odd);
+            for i in 0..4 {
+                for t in 0..tiles_w {
+                    (p[t], q[t]) = match i {
+                        0 => (e0[t], o0[t]),
+                        1 => (e0[t] + e1[t], o0[t] + o1[t]),
+                        2 => (e0[t] - e1[t], o0[t] - o1[t]),
+                        _ => (-e1[t], -o1[t]),
+                    };
+                }
+                let row = |j: usize| (4 * i + j) * tiles + first;
+                fill(&mut out[row(0)..][..tiles_w], |t| p[t]);
+                fill(&mut out[row(1)..][..tiles_w], |t| p[t] + q[t]);
+                fill(&mut out[row(2)..][..tiles_w], |t| p[t] - q[t]);
+                fill(&mut out[row(3)..][..tiles_w], |t| -q[t]);
+            }
         }
+    }
+}
+
+/// `dst[t] = value(t)` for every `t`.
+fn fill(dst: &mut [f32], value: impl Fn(usize) -> f32) {
+    for (t, to) in dst.iter_mut().enumerate() {
+        *to = value(t);
     }
 }
 

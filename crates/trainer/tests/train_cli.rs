@@ -17,6 +17,18 @@ fn quick<'a>(data: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
     args.into_iter().chain(more).collect()
 }
 
+/// A one-epoch [`quick`] run in `first`, then one in `second` from its model (`--init`), its
+/// arguments changed by `tweak` first. Returns the second run's output.
+fn chained_runs(first: &Path, second: &Path, tweak: impl FnOnce(&mut Vec<&str>)) -> String {
+    let data = imagewoof();
+    ok(&quick(data.to_str().unwrap(), first.to_str().unwrap(), "1"));
+    let mut args = quick(data.to_str().unwrap(), second.to_str().unwrap(), "1");
+    tweak(&mut args);
+    let init = first.join("best.bpk");
+    args.extend(["--init", init.to_str().unwrap()]);
+    ok(&args)
+}
+
 fn run_state(out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
 }
@@ -197,14 +209,11 @@ fn init_continues_from_an_earlier_runs_model() {
     let dir = tempfile::tempdir().unwrap();
     let data = imagewoof();
     let (first, second) = (dir.path().join("first"), dir.path().join("second"));
-    ok(&quick(data.to_str().unwrap(), first.to_str().unwrap(), "1"));
+    let stdout = chained_runs(&first, &second, |args| {
+        let lr = args.iter().position(|a| *a == "--lr").unwrap() + 1;
+        args[lr] = "1e-30";
+    });
     let best = first.join("best.bpk");
-
-    let mut args = quick(data.to_str().unwrap(), second.to_str().unwrap(), "1");
-    let lr = args.iter().position(|a| *a == "--lr").unwrap() + 1;
-    args[lr] = "1e-30";
-    args.extend(["--init", best.to_str().unwrap()]);
-    let stdout = ok(&args);
     assert!(stdout.contains("weights initialised from"), "{stdout}");
     assert_eq!(run_state(&second)["config"]["init"].as_str(), best.to_str());
 
@@ -282,11 +291,8 @@ fn card_names_every_run_and_the_evaluation() {
     let dir = tempfile::tempdir().unwrap();
     let data = imagewoof();
     let (first, second) = (dir.path().join("first"), dir.path().join("second"));
-    ok(&quick(data.to_str().unwrap(), first.to_str().unwrap(), "1"));
-    let mut args = quick(data.to_str().unwrap(), second.to_str().unwrap(), "1");
+    chained_runs(&first, &second, |args| args.extend(["--seed", "7"]));
     let init = first.join("best.bpk");
-    args.extend(["--init", init.to_str().unwrap(), "--seed", "7"]);
-    ok(&args);
 
     let (weights, eval) = (second.join("best.bpk"), dir.path().join("eval"));
     let (weights_arg, eval_arg) = (weights.to_str().unwrap(), eval.to_str().unwrap());

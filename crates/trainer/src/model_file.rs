@@ -23,15 +23,20 @@ pub fn load(weights: &Path, device: &Device) -> Result<(ResNet, ModelMetadata)> 
 /// Loads a model as it was saved, in training mode on `device` (an autodiff device to go on
 /// training it); its parameter ids are the saved ones, which the optimiser state refers to.
 pub fn read(weights: &Path, device: &Device) -> Result<(ResNet, ModelMetadata)> {
-    let meta_path = metadata_path(weights);
-    let text = std::fs::read_to_string(&meta_path).with_context(|| {
-        format!("cannot read the model metadata {} (it sits beside the weights file)", meta_path.display())
-    })?;
-    let meta = ModelMetadata::from_json(&text).with_context(|| format!("in {}", meta_path.display()))?;
+    let meta = read_metadata(weights)?;
     let bytes = std::fs::read(weights).with_context(|| format!("cannot read the weights {}", weights.display()))?;
     let model = from_burnpack(meta.config()?.init(device), bytes, meta.dtype)
         .with_context(|| format!("in {}", weights.display()))?;
     Ok((model, meta))
+}
+
+/// The metadata of the weights file `weights` (`NAME.json` beside `NAME.bpk`), without the weights.
+pub fn read_metadata(weights: &Path) -> Result<ModelMetadata> {
+    let meta_path = metadata_path(weights);
+    let text = std::fs::read_to_string(&meta_path).with_context(|| {
+        format!("cannot read the model metadata {} (it sits beside the weights file)", meta_path.display())
+    })?;
+    ModelMetadata::from_json(&text).with_context(|| format!("in {}", meta_path.display()))
 }
 
 /// Writes weights and metadata, each atomically (write a temporary file, then rename), so

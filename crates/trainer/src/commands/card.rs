@@ -14,7 +14,7 @@ use woofcam::metadata::{ClassInfo, ModelMetadata};
 use woofcam::model::HeadKind;
 use woofcam::weights::Precision;
 
-use crate::model_file::metadata_path;
+use crate::model_file::{metadata_path, read_metadata};
 use crate::train::TrainingRecord;
 use crate::train::metrics::clock;
 
@@ -65,11 +65,9 @@ struct Confusion {
 const MATRIX: &str = "confusion_matrix.png";
 
 pub fn run(args: Args) -> Result<()> {
-    let meta_path = metadata_path(&args.weights);
-    let text = std::fs::read_to_string(&meta_path).with_context(|| format!("cannot read {}", meta_path.display()))?;
-    let meta = ModelMetadata::from_json(&text).with_context(|| format!("in {}", meta_path.display()))?;
+    let meta = read_metadata(&args.weights)?;
     let record = TrainingRecord::from_metadata(meta.training.as_ref())
-        .with_context(|| format!("{} cannot have a card", meta_path.display()))?;
+        .with_context(|| format!("{} cannot have a card", metadata_path(&args.weights).display()))?;
     let eval_path = args.eval.join("eval.json");
     let text = std::fs::read_to_string(&eval_path)
         .with_context(|| format!("cannot read {} (run `trainer eval --out` there first)", eval_path.display()))?;

@@ -32,10 +32,10 @@ test: setup
     sum() { grep -Eo "[0-9]+ $1" "$log" | awk '{ n += $1 } END { print n + 0 }'; }
     echo "$(sum passed) passed, $(sum failed) failed"
 
-# The core crate and the viewer compile for wasm32 (a quick check while editing; `test`
-# gets the same from the site build).
+# The core crate and the viewer's main (WebGPU) build compile for wasm32 (a quick check
+# while editing; `test` gets both builds from the site build).
 wasm-check: setup
-    scripts/wasm.sh check -p woofcam -p woofcam-viewer
+    scripts/wasm.sh check -p woofcam -p woofcam-viewer --features woofcam-viewer/webgpu
 
 # The model the site serves (`NAME.bpk` with `NAME.json` beside it). Until the trained
 # default model lands this is an untrained one, made by `trainer init` when missing.
@@ -85,11 +85,13 @@ bench-explain: reference-env
     .venv-reference/bin/python tests/reference/bench_explain.py
 
 # The viewer in the browser (BACKEND: cpu or webgpu) vs the same job natively, same run:
-# load, first and warm times per method, and browser / native for each.
+# load, first and warm times per method, and browser / native for each. The CPU runs both
+# of its builds: the threaded one (an isolated page, as `serve` gives) and the one-thread one.
 bench-viewer backend="cpu": site
     mkdir -p target/bench
     cargo bench -q -p woofcam-viewer --bench session -- "$PWD/target/site" > target/bench/viewer-native.json
     cd web && node bench.js --backend {{backend}} --native ../target/bench/viewer-native.json
+    {{ if backend == "cpu" { "cd web && node bench.js --backend cpu --one-thread --native ../target/bench/viewer-native.json" } else { "" } }}
 
 # Regenerate the golden fixtures with PyTorch (needs PyPI; CI never runs this).
 golden: reference-env

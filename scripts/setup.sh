@@ -10,6 +10,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
     for pkg in rustc-web cargo-web rust-web-src lld-19; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
     done
+elif ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    # The viewer's threaded build rebuilds std with atomics from its source.
+    rustup component add rust-src
 fi
 
 if ((${#missing[@]})); then

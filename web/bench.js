@@ -1,7 +1,12 @@
 // The browser benchmark from the command line: serves the built site, runs bench.html in
 // headless Chromium (Debian's) and prints its numbers as one JSON line.
 //
-//   node bench.js [--backend cpu|webgpu] [--runs N] [--native NATIVE.json]   (npm run bench -- ...)
+//   node bench.js [--backend cpu|webgpu] [--runs N] [--native NATIVE.json] [--one-thread]
+//                 (npm run bench -- ...)
+//
+// The page is served cross-origin isolated, as `just serve` does, so the CPU runs the
+// threaded build; `--one-thread` serves it as a plain static host would (no isolation
+// headers, and no service worker to add them), which gives the one-thread CPU build.
 //
 // SITE_DIR picks the site (default ../target/site). With a native results file (flag
 // `--native`, or the WOOFCAM_NATIVE_BENCH variable): a JSON object with the same keys
@@ -48,9 +53,10 @@ async function main() {
       backend: { type: 'string', default: 'cpu' },
       runs: { type: 'string', default: '5' },
       native: { type: 'string', default: process.env.WOOFCAM_NATIVE_BENCH },
+      'one-thread': { type: 'boolean', default: false },
     },
   });
-  const env = await start();
+  const env = await start({ isolated: !options['one-thread'] });
   try {
     const result = await runBench(env, { backend: options.backend, runs: Number(options.runs) });
     console.log(JSON.stringify(result));

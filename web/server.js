@@ -21,8 +21,13 @@ const TYPES = {
   '.bpk': 'application/octet-stream',
 };
 
-/** Starts serving `root` on `port` (0: any free port); resolves to the server. */
-export function serve(root, port = 0, host = '127.0.0.1') {
+/** What makes the page cross-origin isolated: the viewer's threaded CPU build needs it
+ * (shared memory between workers). Everything the site loads is its own. */
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
+/** Starts serving `root` on `port` (0: any free port); resolves to the server. `isolated`:
+ * false leaves out the isolation headers (as a plain static host would). */
+export function serve(root, port = 0, host = '127.0.0.1', { isolated = true } = {}) {
   root = resolve(root);
   const server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
@@ -40,6 +45,7 @@ export function serve(root, port = 0, host = '127.0.0.1') {
       'Content-Length': stat.size,
       // Always revalidate: a rebuilt site is seen at once (offline use is the service worker's job).
       'Cache-Control': 'no-cache',
+      ...(isolated ? ISOLATION : {}),
     });
     if (req.method === 'HEAD') return res.end();
     createReadStream(file).pipe(res);

@@ -112,8 +112,8 @@ async function loadModel(backend) {
 }
 
 function showBackend(info, timings) {
-  const names = { webgpu: 'WebGPU', cpu: 'CPU (wasm)' };
-  let text = `Backend: ${names[info.backend]}`;
+  const cpu = `CPU (wasm, ${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+  let text = `Backend: ${info.backend === 'webgpu' ? 'WebGPU' : cpu}`;
   if (info.fallback) text += ` — ${info.fallback}`;
   $('backend').textContent = text;
   $('backend').dataset.backend = info.backend;

@@ -68,12 +68,13 @@ async function main() {
   $('status').textContent = 'Starting the network…';
   const viewer = await Viewer.start(weights, metadata, requested, null);
   const { info, timings } = viewer.loaded;
-  $('backend').textContent = `Backend: ${info.backend}${info.fallback ? ` — ${info.fallback}` : ''}`;
+  $('backend').textContent = `Backend: ${info.backend}${info.backend === 'cpu' ? ` (${info.threads} threads)` : ''}${info.fallback ? ` — ${info.fallback}` : ''}`;
   $('backend').dataset.backend = info.backend;
 
   const result = {
     backend: info.backend,
     requested_backend: requested,
+    threads: info.threads,
     runs,
     photo: PHOTO,
     user_agent: navigator.userAgent,

@@ -10,13 +10,15 @@ const SHELL = [
   'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png',
   'pkg/woofcam_viewer.js', 'pkg/woofcam_viewer_bg.wasm',
 ];
+// The threaded CPU build's files (pkg-threads/): the build fills this in.
+const THREADED = [];
 // The gallery's list names its photos: stored with the shell so that a classroom that
 // went offline after the first visit still has every sample, not only those clicked.
 const SAMPLES = 'samples/samples.json';
 
 async function install() {
   const cache = await caches.open(CACHE);
-  await cache.addAll(SHELL);
+  await cache.addAll([...SHELL, ...THREADED]);
   const response = await fetch(SAMPLES);
   if (!response.ok) throw new Error(`${SAMPLES}: ${response.status}`);
   const { samples } = await response.clone().json();
@@ -37,16 +39,28 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+/** `response` with the headers that make the page cross-origin isolated, which the
+ * threaded CPU build needs (shared memory). The bundled server sends them itself; this
+ * brings them to any static host from the second visit on. The site loads nothing from
+ * other origins, so requiring CORP of those costs nothing. */
+function isolated(response) {
+  if (response.type !== 'basic' || response.headers.has('Cross-Origin-Embedder-Policy')) return response;
+  const headers = new Headers(response.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 self.addEventListener('fetch', (event) => {
   const { request } = event;
   if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const cached = await cache.match(request, { ignoreSearch: true });
-    if (cached) return cached;
+    if (cached) return isolated(cached);
     const response = await fetch(request);
     // Stored while the page reads the same bytes, so its progress bar keeps moving.
     if (response.ok) event.waitUntil(cache.put(request, response.clone()));
-    return response;
+    return isolated(response);
   })());
 });

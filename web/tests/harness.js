@@ -1,6 +1,7 @@
 // Shared set-up for the browser tests: the built site on a local server, and Debian's
 // Chromium driven by playwright-core (never a downloaded browser).
 
+import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,13 +30,14 @@ export function launch(flags = []) {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...FLAGS, ...flags] });
 }
 
-/** Starts the server and the browser (with extra `flags`); `close()` stops both. */
-export async function start({ flags = [] } = {}) {
+/** Starts the server and the browser (with extra `flags`); `close()` stops both.
+ * `isolated: false` serves the site without the cross-origin isolation headers. */
+export async function start({ flags = [], isolated = true } = {}) {
   if (!existsSync(join(site, 'pkg/woofcam_viewer_bg.wasm'))) {
     throw new Error(`no built site in ${site}: run \`just site\` first`);
   }
   mkdirSync(shots, { recursive: true });
-  const server = await serve(site);
+  const server = await serve(site, 0, '127.0.0.1', { isolated });
   const browser = await launch(flags);
   const url = `http://127.0.0.1:${server.address().port}/`;
   return { url, browser, close: async () => { await browser.close(); server.close(); } };
@@ -130,4 +132,34 @@ export function trainerBinary() {
   const candidates = ['debug', 'release'].map((p) => join(target, p, 'trainer')).filter(existsSync);
   if (!candidates.length) throw new Error('no trainer binary: run `cargo build -p woofcam-trainer`');
   return candidates.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
+export const METHODS = ['gradcam', 'guided-backprop', 'guided-gradcam'];
+
+/** Analyses the photo with all three methods; resolves to the logits, the top-5 and the
+ * raw maps (as the JSON downloads give them). */
+export async function analyseAll(page) {
+  const { message } = await choose(page, photoPath);
+  assert.equal(message, undefined);
+  await setControl(page, 'method', 'all');
+  return page.evaluate(async (methods) => {
+    const maps = {};
+    for (const method of methods) {
+      const bytes = await window.woofcam.viewer.call('export', [method, 'json']);
+      maps[method] = JSON.parse(new TextDecoder().decode(bytes));
+    }
+    return { logits: window.woofcam.report.logits, top: window.woofcam.report.top, maps };
+  }, METHODS);
+}
+
+/** Asserts `actual` is within `tolerance` of `expected`'s peak everywhere (and prints the
+ * largest difference, which is worth knowing even when it passes). */
+export function assertClose(actual, expected, what, tolerance) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const peak = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0); // (a spread overflows the stack)
+  assert.ok(peak > 0, `${what}: all zeros`);
+  let worst = 0;
+  actual.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - expected[i]) / peak); });
+  console.log(`${what}: largest difference ${worst.toExponential(2)} of the peak ${peak.toExponential(3)}`);
+  assert.ok(worst <= tolerance, `${what}: differs by ${worst} of the peak (allowed ${tolerance})`);
 }

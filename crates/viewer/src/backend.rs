@@ -29,7 +29,7 @@ fn cpu(fallback: Option<String>) -> Choice {
 
 /// Initialises WebGPU and proves it with one small computation read back asynchronously
 /// (an adapter can exist and still fail on first use).
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", feature = "webgpu"))]
 async fn webgpu() -> Result<Device, String> {
     use burn::tensor::Tensor;
     let device = Device::wgpu_options().init_async().await.map_err(|e| format!("WebGPU is unavailable: {e}"))?;
@@ -40,8 +40,14 @@ async fn webgpu() -> Result<Device, String> {
     }
 }
 
-/// Natively the viewer's code runs for tests and reference numbers only, on the CPU.
-#[cfg(not(target_family = "wasm"))]
+/// Natively the viewer's code runs for tests and reference numbers only, on the CPU; the
+/// threaded build has no WebGPU (the page loads it only when it wants the CPU).
+#[cfg(not(all(target_family = "wasm", feature = "webgpu")))]
 async fn webgpu() -> Result<Device, String> {
-    Err("WebGPU is only used in a browser".into())
+    Err(if cfg!(target_family = "wasm") {
+        "this build of the viewer has no WebGPU"
+    } else {
+        "WebGPU is only used in a browser"
+    }
+    .into())
 }

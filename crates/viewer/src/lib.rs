@@ -25,6 +25,10 @@ pub use error::ViewerError;
 pub use panic::last_panic;
 pub use report::{LayerRow, RawMap, Report};
 pub use session::{PhotoInfo, Session};
+/// `initThreadPool(n)` in JavaScript: the threaded build's page starts its rayon pool of `n`
+/// Web Workers with it, before [`load`].
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
 
 /// A loaded model on its device. Cheap to clone in Rust: the session is shared, so an
 /// analysis can await the device without borrowing the `Viewer` across the wait.

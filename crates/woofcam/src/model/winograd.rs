@@ -569,27 +569,27 @@ fn transform_output(
     }
 }
 
-/// Runs `job(index)` for every index below `count`: on all cores natively, in turn in the
-/// browser.
+/// Runs `job(index)` for every index below `count`: on all cores natively and in the
+/// browser's threaded build, in turn in the browser's single-threaded one.
 fn for_each_index(count: usize, job: impl Fn(usize) + Send + Sync) {
-    #[cfg(not(target_family = "wasm"))]
+    #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
     {
         use rayon::prelude::*;
         (0..count).into_par_iter().for_each(job);
     }
-    #[cfg(target_family = "wasm")]
+    #[cfg(all(target_family = "wasm", not(feature = "threads")))]
     (0..count).for_each(job);
 }
 
-/// Runs `job(index, chunk)` over `data` cut into `size`-long chunks: on all cores natively,
-/// in turn in the browser (wasm has no threads there).
+/// Runs `job(index, chunk)` over `data` cut into `size`-long chunks, on all cores where
+/// there are threads (as [`for_each_index`]).
 fn for_each_chunk(data: &mut [f32], size: usize, job: impl Fn(usize, &mut [f32]) + Send + Sync) {
-    #[cfg(not(target_family = "wasm"))]
+    #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
     {
         use rayon::prelude::*;
         data.par_chunks_mut(size).enumerate().for_each(|(index, chunk)| job(index, chunk));
     }
-    #[cfg(target_family = "wasm")]
+    #[cfg(all(target_family = "wasm", not(feature = "threads")))]
     data.chunks_mut(size).enumerate().for_each(|(index, chunk)| job(index, chunk));
 }
 

@@ -1,0 +1,49 @@
+// The CPU backend's two builds: the threaded one (a pool of Web Workers over shared memory,
+// used when the page is cross-origin isolated, as the bundled server makes it) and the
+// one-thread fallback in the main build (any other static host). Both must give the same
+// answers; the page must say which one runs.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { analyseAll, assertClose, METHODS, open, shots, start } from './harness.js';
+
+let isolated;
+let plain;
+before(async () => {
+  isolated = await start();
+  plain = await start({ isolated: false });
+});
+after(async () => {
+  await isolated?.close();
+  await plain?.close();
+});
+
+/** Opens the page on the CPU and analyses the photo; also returns what the page says. */
+async function run(env) {
+  const { page, context, errors } = await open(env.browser, env.url, { backend: 'cpu' });
+  const backend = await page.textContent('#backend');
+  const isolatedPage = await page.evaluate(() => self.crossOriginIsolated);
+  const result = await analyseAll(page);
+  await page.screenshot({ path: join(shots, `cpu-${isolatedPage ? 'threads' : 'one-thread'}.png`), fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+  return { backend, isolatedPage, ...result };
+}
+
+test('the threaded CPU build and the one-thread fallback give the same logits and maps', { timeout: 900_000 }, async () => {
+  const threads = await run(isolated);
+  const one = await run(plain);
+  assert.equal(threads.isolatedPage, true, 'the bundled server makes the page cross-origin isolated');
+  assert.equal(one.isolatedPage, false);
+  assert.match(threads.backend, /CPU \(wasm, [2-9]\d* threads\)/);
+  assert.match(one.backend, /CPU \(wasm, 1 thread\)/);
+
+  assert.deepEqual(threads.top.map((t) => t.class), one.top.map((t) => t.class));
+  // The same arithmetic, but threads may add partial sums in another order.
+  assertClose(threads.logits, one.logits, 'logits', 1e-5);
+  for (const method of METHODS) {
+    assert.deepEqual(threads.maps[method].shape, one.maps[method].shape, method);
+    assertClose(threads.maps[method].values, one.maps[method].values, method, 1e-5);
+  }
+});

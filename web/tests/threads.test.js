@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyseAll, assertClose, METHODS, open, shots, start } from './harness.js';
+import { analyseAll, assertClose, choose, METHODS, open, photoPath, shots, start } from './harness.js';
 
 let isolated;
 let plain;
@@ -47,3 +47,20 @@ test('the threaded CPU build and the one-thread fallback give the same logits an
     assertClose(threads.maps[method].values, one.maps[method].values, method, 1e-5);
   }
 });
+
+test('on a host without the isolation headers the service worker isolates the page from the second visit on',
+  { timeout: 300_000 }, async () => {
+    const { page, context, errors } = await open(plain.browser, plain.url, { backend: 'cpu' });
+    assert.equal(await page.evaluate(() => self.crossOriginIsolated), false);
+    assert.match(await page.textContent('#backend'), /1 thread\)/);
+    await page.waitForFunction(() => navigator.serviceWorker.controller, null, { timeout: 60_000 });
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+    assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
+    assert.match(await page.textContent('#backend'), /CPU \(wasm, [2-9]\d* threads\)/);
+    const { report, message } = await choose(page, photoPath);
+    assert.equal(message, undefined);
+    assert.equal(report.top.length, 5);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });

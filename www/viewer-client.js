@@ -15,6 +15,8 @@ export class Viewer {
   onRestart = null;
 
   #worker = null;
+  /** Where the worker's pool threads report a panic (see #boot). */
+  #poolPanics = null;
   #metadata;
   #reload;
   #nextId = 0;
@@ -33,7 +35,15 @@ export class Viewer {
     this.#worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
     this.#worker.onmessage = (e) => this.#settle(e.data);
     this.#worker.onerror = (e) => this.#failAll(new Error(`the viewer could not start: ${e.message}`));
-    const { result } = await this.#send('load', [weights, this.#metadata, backend], [weights.buffer]);
+    // A panic on one of the threaded build's pool threads leaves the worker's own thread
+    // blocked for good, so it cannot answer: the panicking thread says so here instead, and
+    // the request fails as a crash would (the worker is then replaced). One channel per
+    // worker: a channel's name is shared by every tab of the site.
+    this.#poolPanics?.close();
+    const channel = `woofcam-pool-panics-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    this.#poolPanics = new BroadcastChannel(channel);
+    this.#poolPanics.onmessage = (e) => this.#failAll(Object.assign(new Error(`the viewer crashed: ${e.data}`), { fatal: true }));
+    const { result } = await this.#send('load', [weights, this.#metadata, backend, channel], [weights.buffer]);
     this.loaded = result;
   }
 

@@ -29,13 +29,17 @@ async function cpuThreads(backend) {
 }
 
 const ops = {
-  async load(weights, metadata, backend) {
+  /** `poolPanics`: the page's `BroadcastChannel` for panics on the pool's threads. */
+  async load(weights, metadata, backend, poolPanics) {
     let started = performance.now();
     const threads = await cpuThreads(backend);
     const pkg = threads ? 'pkg-threads' : 'pkg';
     api = await import(`./${pkg}/woofcam_viewer.js`);
     wasm = await api.default({ module_or_path: new URL(`${pkg}/woofcam_viewer_bg.wasm`, import.meta.url) });
-    if (threads) await api.initThreadPool(threads);
+    if (threads) {
+      await api.initThreadPool(threads);
+      api.reportPoolPanicsTo(poolPanics);
+    }
     const wasmInitMs = performance.now() - started;
     started = performance.now();
     viewer = await api.load(weights, metadata, threads ? 'cpu' : backend);
@@ -51,6 +55,8 @@ const ops = {
   export: (method, format) => viewer.export(method, format),
   /** Bytes of wasm memory: tests watch it stay flat over many analyses. */
   heap: () => wasm.memory.buffer.byteLength,
+  /** A panic on a pool thread (threaded build): tests check that the page recovers. */
+  panicOnPoolThread: () => api.panicOnPoolThread(),
 };
 
 /** Buffers worth moving to the page instead of copying. */

@@ -6,7 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyseAll, assertClose, choose, METHODS, open, photoPath, shots, start } from './harness.js';
+import { analyseAll, assertClose, choose, METHODS, open, photoPath, repo, shots, start } from './harness.js';
+
+/** A Beagle from the val split. */
+const otherPhoto = join(repo, '../shared/data/imagewoof2-160/val/n02088364/ILSVRC2012_val_00005291.JPEG');
 
 let isolated;
 let plain;
@@ -62,5 +65,21 @@ test('on a host without the isolation headers the service worker isolates the pa
     assert.equal(message, undefined);
     assert.equal(report.top.length, 5);
     assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+test('a panic on a pool thread fails the request with its message instead of hanging, and the viewer restarts',
+  { timeout: 300_000 }, async () => {
+    const { page, context } = await open(isolated.browser, isolated.url, { backend: 'cpu' });
+    assert.equal((await choose(page, photoPath)).report?.top.length, 5);
+    // The worker's own thread waits for the panicked one for good: only the page can notice.
+    const failure = await page.evaluate(() => window.woofcam.viewer.call('panicOnPoolThread').then(
+      () => 'no error', (err) => err.message));
+    assert.match(failure, /the viewer crashed: a panic on a pool thread.*; the viewer restarted on the CPU/);
+    assert.match(await page.textContent('#backend'), /CPU \(wasm, [2-9]\d* threads\) — the viewer failed/);
+    // Another photo: the file input fires no change event for the same file again.
+    const again = await choose(page, otherPhoto);
+    assert.equal(again.message, undefined);
+    assert.equal(again.report.top.length, 5);
     await context.close();
   });

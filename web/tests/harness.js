@@ -163,3 +163,14 @@ export function assertClose(actual, expected, what, tolerance) {
   console.log(`${what}: largest difference ${worst.toExponential(2)} of the peak ${peak.toExponential(3)}`);
   assert.ok(worst <= tolerance, `${what}: differs by ${worst} of the peak (allowed ${tolerance})`);
 }
+
+/** Asserts two `analyseAll` results agree: the same top-5 classes, and logits and every map
+ * within `tolerance` of the peak. */
+export function assertSameAnalysis(actual, expected, tolerance) {
+  assert.deepEqual(actual.top.map((t) => t.class), expected.top.map((t) => t.class));
+  assertClose(actual.logits, expected.logits, 'logits', tolerance);
+  for (const method of METHODS) {
+    assert.deepEqual(actual.maps[method].shape, expected.maps[method].shape, method);
+    assertClose(actual.maps[method].values, expected.maps[method].values, method, tolerance);
+  }
+}

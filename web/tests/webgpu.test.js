@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyseAll, assertClose, choose, METHODS, open, photoPath, setControl, shots, start } from './harness.js';
+import { analyseAll, assertSameAnalysis, choose, open, photoPath, setControl, shots, start } from './harness.js';
 
 let env;
 before(async () => { env = await start(); });
@@ -24,12 +24,7 @@ test('WebGPU agrees with the CPU backend on the logits and all three maps', { ti
   const onCpu = await analyseAll(cpu.page);
   await cpu.context.close();
 
-  assert.deepEqual(onGpu.top.map((t) => t.class), onCpu.top.map((t) => t.class));
-  assertClose(onGpu.logits, onCpu.logits, 'logits', 1e-3);
-  for (const method of METHODS) {
-    assert.deepEqual(onGpu.maps[method].shape, onCpu.maps[method].shape, method);
-    assertClose(onGpu.maps[method].values, onCpu.maps[method].values, method, 1e-3);
-  }
+  assertSameAnalysis(onGpu, onCpu, 1e-3);
 });
 
 test('a GPU lost mid-session moves the network to the CPU and the analysis still completes',

@@ -9,10 +9,11 @@
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use woofcam::image::Normalization;
 use woofcam::labels::IMAGEWOOF;
 use woofcam::model::ResNetConfig;
+use woofcam_trainer::device::Backend;
 use woofcam_trainer::ranger::RangerConfig;
 use woofcam_trainer::teacher::Teacher;
 use woofcam_trainer::train::loss::cross_entropy;
@@ -33,7 +34,7 @@ fn main() {
     let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() { vec![128, 224] } else { sizes };
     let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
-    let device = Device::flex().autodiff();
+    let device = Backend::Cpu.device().expect("the CPU backend").autodiff();
     for size in sizes {
         let mut model = ResNetConfig::fastai_resnet34(10).init(&device);
         let mut optimizer = RangerConfig::new().init();

@@ -20,6 +20,7 @@ use woofcam::metadata::ModelMetadata;
 use woofcam::model::ResNet;
 
 use crate::data::{Dataset, FolderOptions, Item, Split, SplitMix64, Transform};
+use crate::device::Backend;
 use crate::interpret::plot::{self, Captioned};
 use crate::interpret::{Interpretation, Prediction, model_labels, run_batches};
 
@@ -72,7 +73,7 @@ pub struct Args {
 const MIN_CELL: u32 = 192;
 
 pub fn run(args: Args) -> Result<()> {
-    let device = Device::flex();
+    let device = Backend::Cpu.device()?;
     let (model, meta) = crate::model_file::load(&args.weights, &device)?;
     let [height, width] = meta.input_size;
     if height != width {

@@ -3,11 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use image::RgbImage;
 use woofcam::explain::render::{self, Style};
 use woofcam::explain::{ExplanationData, Request, Target, Upsampling, explain, resolve_class};
 use woofcam::image::{Colormap, DecodeLimits, Fit, decode, overlay, side_by_side};
+
+use crate::device::Backend;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Method {
@@ -80,7 +82,7 @@ pub fn run(args: Args) -> Result<()> {
     if !(0.0..=1.0).contains(&args.alpha) {
         bail!("--alpha must be between 0 and 1, got {}", args.alpha);
     }
-    let device = Device::flex();
+    let device = Backend::Cpu.device()?;
     let (model, meta) = crate::model_file::load(&args.weights, &device)?;
     let layer = model.layer(&args.layer)?;
     let names = meta.class_names();

@@ -20,6 +20,7 @@ use woofcam::model::ResNet;
 use woofcam::weights::{Precision, TorchLayout, from_burnpack, to_burnpack, to_torch_safetensors};
 
 use crate::data::{Dataset, FolderOptions, Item, Transform};
+use crate::device::Backend;
 use crate::interpret::{Interpretation, model_labels, run_batches};
 use crate::model_file::{metadata_path, write_atomically};
 
@@ -112,7 +113,7 @@ pub fn run(args: Args) -> Result<()> {
     if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
         bail!("--tolerance must be a non-negative number, got {}", args.tolerance);
     }
-    let device = Device::flex();
+    let device = Backend::Cpu.device()?;
     let (model, meta) = crate::model_file::load(&args.weights, &device)?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

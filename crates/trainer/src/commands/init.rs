@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::tensor::Device;
 use woofcam::metadata::ModelMetadata;
+
+use crate::device::Backend;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,7 +25,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let meta = ModelMetadata::imagewoof(args.size);
-    let device = Device::flex();
+    let device = Backend::Cpu.device()?;
     device.seed(args.seed);
     let model = meta.config()?.init(&device).valid();
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -5,7 +5,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-use super::conv3x3::conv_forward;
+use super::batch_norm::batch_norm_forward;
+use super::conv::conv_forward;
 use super::relu::{ReluMode, relu};
 
 /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`, parameter names as in torchvision.
@@ -43,11 +44,11 @@ impl BasicBlock {
 
     pub fn forward(&self, x: Tensor<4>, mode: ReluMode) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some(down) => down.bn.forward(down.conv.forward(x.clone())),
+            Some(down) => batch_norm_forward(&down.bn, conv_forward(&down.conv, x.clone())),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(conv_forward(&self.conv1, x)), mode);
-        let out = self.bn2.forward(conv_forward(&self.conv2, out));
+        let out = relu(batch_norm_forward(&self.bn1, conv_forward(&self.conv1, x)), mode);
+        let out = batch_norm_forward(&self.bn2, conv_forward(&self.conv2, out));
         // The ReLU after the addition is guided too: Guided Backprop applies its rule at
         // every ReLU of the network.
         relu(out + shortcut, mode)

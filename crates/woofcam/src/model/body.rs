@@ -12,7 +12,9 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
+use super::batch_norm::batch_norm_forward;
 use super::block::{BasicBlock, conv};
+use super::conv::conv_forward;
 use super::relu::{ReluMode, relu};
 
 /// Block counts and widths of a BasicBlock ResNet.
@@ -116,8 +118,8 @@ impl ResNetBody {
     fn run(&self, mut x: Tensor<4>, units: std::ops::Range<usize>, mode: ReluMode) -> Tensor<4> {
         for unit in units {
             x = match unit {
-                0 => self.conv1.forward(x),
-                1 => self.bn1.forward(x),
+                0 => conv_forward(&self.conv1, x),
+                1 => batch_norm_forward(&self.bn1, x),
                 2 => relu(x, mode),
                 3 => self.maxpool.forward(x),
                 n => self.block(n - STEM_UNITS).forward(x, mode),

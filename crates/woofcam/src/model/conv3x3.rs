@@ -15,29 +15,11 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
+use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, TensorData};
 
 use super::winograd::{self, Filters};
-
-/// `conv.forward(x)`, through [`SameConv3x3`] when `conv` has that shape (every
-/// convolution of a BasicBlock but the strided ones); otherwise Burn's convolution.
-pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let same_3x3 = conv.kernel_size == [3, 3]
-        && conv.stride == [1, 1]
-        && conv.dilation == [1, 1]
-        && conv.groups == 1
-        && conv.bias.is_none()
-        && conv.padding == PaddingConfig2d::Explicit(1, 1, 1, 1);
-    if !same_3x3 {
-        return conv.forward(x);
-    }
-    let weight = conv.weight.val();
-    Tensor::from_dispatch(<Dispatch as SameConv3x3>::conv3x3_same(x.into_dispatch(), weight.into_dispatch(), false))
-}
 
 /// Burn's options for this convolution.
 fn options() -> ConvOptions<2> {
@@ -156,44 +138,11 @@ impl<B: SameConv3x3, C: CheckpointStrategy> SameConv3x3 for Autodiff<B, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::nn::conv::Conv2dConfig;
-    use burn::tensor::{Device, Distribution};
+    use burn::backend::Dispatch;
+    use burn::tensor::{Device, Distribution, Tensor};
 
     fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         (a - b).abs().max().into_scalar()
-    }
-
-    fn same_conv(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
-        Conv2dConfig::new([c_in, c_out], [3, 3])
-            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-            .with_bias(false)
-            .init(device)
-    }
-
-    #[test]
-    fn forward_equals_burns_convolution() {
-        let device = Device::flex();
-        let conv = same_conv(16, 8, &device);
-        let x = Tensor::<4>::random([2, 16, 9, 12], Distribution::Normal(0.0, 1.0), &device);
-        let diff = max_abs_diff(conv_forward(&conv, x.clone()), conv.forward(x));
-        assert!(diff < 1e-5, "max difference {diff}");
-    }
-
-    #[test]
-    fn gradients_equal_burns_convolution() {
-        let device = Device::flex().autodiff();
-        let conv = same_conv(6, 5, &device);
-        let x = Tensor::<4>::random([2, 6, 7, 8], Distribution::Normal(0.0, 1.0), &device).require_grad();
-        // A non-uniform upstream gradient, so that a transposed or unrotated filter shows.
-        let upstream = Tensor::<4>::random([2, 5, 7, 8], Distribution::Normal(0.0, 1.0), &device);
-
-        let ours = (conv_forward(&conv, x.clone()) * upstream.clone()).sum().backward();
-        let burns = (conv.forward(x.clone()) * upstream).sum().backward();
-
-        let (x_ours, x_burns) = (x.grad(&ours).unwrap(), x.grad(&burns).unwrap());
-        assert!(max_abs_diff(x_ours, x_burns) < 1e-4);
-        let (w_ours, w_burns) = (conv.weight.grad(&ours).unwrap(), conv.weight.grad(&burns).unwrap());
-        assert!(max_abs_diff(w_ours, w_burns) < 1e-4);
     }
 
     #[test]
@@ -217,32 +166,5 @@ mod tests {
         let burns = (burns * upstream).sum().backward();
         assert!(max_abs_diff(x.grad(&ours).unwrap(), x.grad(&burns).unwrap()) < 1e-4);
         assert!(max_abs_diff(weight.grad(&ours).unwrap(), weight.grad(&burns).unwrap()) < 1e-4);
-    }
-
-    #[test]
-    fn a_tracked_input_through_plain_weights_gets_its_gradient() {
-        // How the explainers run it: the model on a plain device, the input an autodiff leaf.
-        let device = Device::flex();
-        let conv = same_conv(4, 3, &device);
-        let x = Tensor::<4>::random([1, 4, 5, 5], Distribution::Normal(0.0, 1.0), &device);
-        let leaf = x.clone().autodiff().require_grad();
-        let ours = conv_forward(&conv, leaf.clone()).sum().backward();
-        let leaf_burns = x.autodiff().require_grad();
-        let burns = conv.forward(leaf_burns.clone()).sum().backward();
-        let diff = max_abs_diff(leaf.grad(&ours).unwrap(), leaf_burns.grad(&burns).unwrap());
-        assert!(diff < 1e-4, "max difference {diff}");
-    }
-
-    #[test]
-    fn other_shapes_keep_burns_convolution() {
-        let device = Device::flex();
-        let strided = Conv2dConfig::new([3, 4], [3, 3])
-            .with_stride([2, 2])
-            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-            .with_bias(false)
-            .init(&device);
-        let x = Tensor::<4>::random([1, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
-        assert_eq!(conv_forward(&strided, x.clone()).dims(), [1, 4, 4, 4]);
-        assert_eq!(max_abs_diff(conv_forward(&strided, x.clone()), strided.forward(x)), 0.0);
     }
 }

@@ -15,7 +15,8 @@
 
 use std::cell::RefCell;
 
-use gemm::{Parallelism, gemm};
+use super::matmul::{Strided, product};
+use super::parallel::{SharedMut, for_each_chunk, for_each_index};
 
 /// `[batch, channels, height, width]` of a row-major (NCHW) tensor.
 pub type Dims = [usize; 4];
@@ -273,53 +274,6 @@ struct Products {
     position: usize,
 }
 
-/// A matrix in memory: element (i, j) at `ptr + i * row + j * col` (strides in elements).
-#[derive(Clone, Copy)]
-struct Strided<P> {
-    ptr: P,
-    row: usize,
-    col: usize,
-}
-
-impl<P> Strided<P> {
-    fn new(ptr: P, row: usize, col: usize) -> Self {
-        Self { ptr, row, col }
-    }
-}
-
-/// `dst = lhs rhs` for an `[m, k]` times `[k, n]` product, on this thread (the callers run
-/// their products in parallel).
-///
-/// # Safety
-/// `dst`, `lhs` and `rhs` must address `m x n`, `m x k` and `k x n` elements with their
-/// strides, and nothing else may read or write `dst`'s elements meanwhile.
-unsafe fn product([m, k, n]: [usize; 3], dst: Strided<*mut f32>, lhs: Strided<*const f32>, rhs: Strided<*const f32>) {
-    // SAFETY: as the caller guarantees.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst.ptr,
-            dst.col as isize,
-            dst.row as isize,
-            false,
-            lhs.ptr,
-            lhs.col as isize,
-            lhs.row as isize,
-            rhs.ptr,
-            rhs.col as isize,
-            rhs.row as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
-}
-
 /// Runs `job` with this thread's buffer for one block of transformed filters,
 /// `[position][c_in][LANES]`.
 fn with_filter_block(c_in: usize, job: impl FnOnce(&mut [f32])) {
@@ -354,20 +308,6 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         SCRATCH.set(std::mem::take(&mut self.0));
-    }
-}
-
-/// A pointer threads may share, each writing elements no other one touches.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: users write disjoint elements only (see the SAFETY notes where it is written).
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    /// The pointer (a method, so that closures capture the `Sync` wrapper, not the field).
-    fn get(self) -> *mut f32 {
-        self.0
     }
 }
 
@@ -567,30 +507,6 @@ fn transform_output(
             }
         }
     }
-}
-
-/// Runs `job(index)` for every index below `count`: on all cores natively and in the
-/// browser's threaded build, in turn in the browser's single-threaded one.
-fn for_each_index(count: usize, job: impl Fn(usize) + Send + Sync) {
-    #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
-    {
-        use rayon::prelude::*;
-        (0..count).into_par_iter().for_each(job);
-    }
-    #[cfg(all(target_family = "wasm", not(feature = "threads")))]
-    (0..count).for_each(job);
-}
-
-/// Runs `job(index, chunk)` over `data` cut into `size`-long chunks, on all cores where
-/// there are threads (as [`for_each_index`]).
-fn for_each_chunk(data: &mut [f32], size: usize, job: impl Fn(usize, &mut [f32]) + Send + Sync) {
-    #[cfg(any(not(target_family = "wasm"), feature = "threads"))]
-    {
-        use rayon::prelude::*;
-        data.par_chunks_mut(size).enumerate().for_each(|(index, chunk)| job(index, chunk));
-    }
-    #[cfg(all(target_family = "wasm", not(feature = "threads")))]
-    data.chunks_mut(size).enumerate().for_each(|(index, chunk)| job(index, chunk));
 }
 
 #[cfg(test)]

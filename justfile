@@ -21,6 +21,9 @@ test: setup
     wasm=$!
     trap 'kill -- -"$wasm" 2>/dev/null || true' EXIT
     cargo test --workspace 2>&1 | tee "$log"
+    # The wgpu backend (with kernel fusion, as the GPU trainer builds it) on lavapipe: the
+    # network and the explainers against the PyTorch fixtures.
+    cargo test -p woofcam --features fusion --test golden -- wgpu 2>&1 | tee -a "$log"
     echo "waiting for the wasm build (its output follows)"
     status=0
     wait "$wasm" || status=$?

@@ -14,6 +14,8 @@ elif ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
     # The viewer's threaded build rebuilds std with atomics from its source.
     rustup component add rust-src
 fi
+# Vulkan on the CPU (Mesa's lavapipe): the tests run the network on Burn's wgpu backend too.
+dpkg-query -W -f='${Status}' mesa-vulkan-drivers 2>/dev/null | grep -q "ok installed" || missing+=(mesa-vulkan-drivers)
 
 if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}" >&2

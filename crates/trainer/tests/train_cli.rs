@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod support;
-use support::{fails, imagewoof, ok, samoyed};
+use support::{fails, imagewoof, ok, samoyed, text, trainer};
 
 /// A quick run: ResNet18 at 32 px on 4 photos per class (40 train, 40 valid).
 fn quick<'a>(data: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
@@ -149,6 +149,42 @@ fn bad_runs_are_refused_with_a_reason() {
         "64",
     ]);
     assert!(stderr.contains("fewer than one batch"), "{stderr}");
+}
+
+/// A photo that does not decode is skipped: named once on stderr, counted in the epoch's
+/// record and in the summary, and the run goes on.
+#[test]
+fn an_unreadable_photo_is_named_counted_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Two train photos and one val photo of each breed, plus a text file named .jpg.
+    for (split, count) in [("train", 2), ("val", 1)] {
+        for class in std::fs::read_dir(imagewoof().join(split)).unwrap() {
+            let class = class.unwrap().path();
+            let to = data.join(split).join(class.file_name().unwrap());
+            std::fs::create_dir_all(&to).unwrap();
+            let mut photos: Vec<_> = std::fs::read_dir(&class).unwrap().map(|e| e.unwrap().path()).collect();
+            photos.sort();
+            for photo in &photos[..count] {
+                std::fs::copy(photo, to.join(photo.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let class = std::fs::read_dir(data.join("train")).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(class.join("broken.jpg"), "not a photo").unwrap();
+
+    let out = dir.path().join("run");
+    let mut args = quick(data.to_str().unwrap(), out.to_str().unwrap(), "2");
+    // 21 train files in batches of 7: none falls in a dropped last batch.
+    let batch_size = args.iter().position(|&a| a == "--batch-size").unwrap() + 1;
+    args[batch_size] = "7";
+    let output = trainer(&args);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(stderr.matches("broken.jpg").count(), 1, "named once over two epochs: {stderr}");
+    assert!(stdout.contains("1 unreadable photos were skipped"), "{stdout}");
+    let history = run_state(&out)["history"].as_array().unwrap().clone();
+    assert!(history.iter().all(|epoch| epoch["skipped"] == 1), "{history:?}");
 }
 
 /// `--pretrained` starts the body from a torchvision checkpoint (a real PyTorch `.pth`, see

@@ -16,6 +16,6 @@ pub mod rng;
 pub mod transform;
 
 pub use folder::{Dataset, FolderOptions, Item};
-pub use loader::{Batch, Loader, LoaderConfig};
+pub use loader::{Batch, Loader, LoaderConfig, Skipped};
 pub use rng::SplitMix64;
 pub use transform::{Split, Transform};

@@ -1,7 +1,8 @@
 //! The training loop: fastai's `Learner.fit_flat_cos` for each phase of the recipe, with
 //! validation, the epoch table, the best checkpoint and resumable runs.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -20,7 +21,7 @@ use super::progress::Progress;
 use super::record::{BestEpoch, Host, TrainingRecord};
 use super::run_dir::{Best, RunDir, RunState};
 use super::schedule::FlatCos;
-use crate::data::{Batch, Dataset, FolderOptions, Loader, LoaderConfig, Split, Transform};
+use crate::data::{Batch, Dataset, FolderOptions, Loader, LoaderConfig, Skipped, Split, Transform};
 use crate::device::Backend;
 use crate::pytorch::load_torch_pth;
 use crate::ranger::RangerConfig;
@@ -46,6 +47,8 @@ struct Learner {
     state: RunState,
     /// The distillation teacher and how its soft targets mix with the labels.
     teacher: Option<(Teacher, Distillation)>,
+    /// Unreadable photos already named on stderr (each is skipped again every epoch).
+    reported: HashSet<PathBuf>,
 }
 
 /// Starts a run in `run`, or continues the one there (`state` from its `run.json`).
@@ -104,6 +107,7 @@ pub fn fit(run: RunDir, state: RunState, session: Session) -> Result<RunState> {
         config,
         state,
         teacher,
+        reported: HashSet::new(),
     };
     learner.fit(session)
 }
@@ -145,6 +149,7 @@ impl Learner {
                 self.train_epoch(model, optimizer, epoch, phase_index, epoch_in_phase)?;
             (model, optimizer) = (trained, optim);
             let (valid_loss, accuracy, skipped_valid) = self.validate(&model);
+            self.report(skipped_train.iter().chain(&skipped_valid));
             let record = EpochRecord {
                 phase: self.config.phases[phase_index].name().to_string(),
                 epoch: epoch_in_phase,
@@ -153,7 +158,7 @@ impl Learner {
                 error_rate: 1.0 - accuracy,
                 accuracy,
                 seconds: started.elapsed().as_secs_f64(),
-                skipped: skipped_train + skipped_valid,
+                skipped: skipped_train.len() + skipped_valid.len(),
             };
             println!("{}", table_row(&record));
             if !record.train_loss.is_finite() {
@@ -236,7 +241,7 @@ impl Learner {
         epoch: usize,
         phase_index: usize,
         epoch_in_phase: usize,
-    ) -> Result<(ResNet, ModuleOptimizer, usize)> {
+    ) -> Result<(ResNet, ModuleOptimizer, Vec<Skipped>)> {
         let phase = &self.config.phases[phase_index];
         let per_epoch = self.train.batches_per_epoch();
         let schedule = FlatCos::new(phase.lr, phase.epochs * per_epoch);
@@ -244,9 +249,9 @@ impl Learner {
         // draw what the uninterrupted one would have.
         self.device.seed(self.config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut progress = Progress::new(per_epoch, self.config.batch_size);
-        let mut skipped = 0;
+        let mut skipped = Vec::new();
         for (i, batch) in self.train.epoch(epoch as u64).enumerate() {
-            skipped += batch.skipped.len();
+            skipped.extend(batch.skipped.iter().cloned());
             if batch.len < 2 {
                 // BatchNorm cannot take batch statistics over one image.
                 continue;
@@ -270,13 +275,14 @@ impl Learner {
         Ok((model, optimizer, skipped))
     }
 
-    /// Mean cross entropy and accuracy on the valid split, the model in eval mode.
-    fn validate(&self, model: &ResNet) -> (f64, f64, usize) {
+    /// Mean cross entropy and accuracy on the valid split, the model in eval mode, and the
+    /// photos skipped as unreadable.
+    fn validate(&self, model: &ResNet) -> (f64, f64, Vec<Skipped>) {
         let model = model.valid();
         let device = self.device.clone().without_autodiff();
-        let (mut loss, mut correct, mut seen, mut skipped) = (0.0, 0usize, 0usize, 0usize);
+        let (mut loss, mut correct, mut seen, mut skipped) = (0.0, 0usize, 0usize, Vec::new());
         for batch in self.valid.epoch(0) {
-            skipped += batch.skipped.len();
+            skipped.extend(batch.skipped.iter().cloned());
             if batch.len == 0 {
                 continue;
             }
@@ -334,6 +340,15 @@ impl Learner {
         serde_json::to_value(record).expect("a training record is plain data")
     }
 
+    /// Names each unreadable photo on stderr the first time it is skipped.
+    fn report<'a>(&mut self, skipped: impl Iterator<Item = &'a Skipped>) {
+        for photo in skipped {
+            if self.reported.insert(photo.path.clone()) {
+                eprintln!("skipped {}: {}", photo.path.display(), photo.reason);
+            }
+        }
+    }
+
     fn summary(&self) {
         let done = self.state.completed_epochs;
         let total = self.config.total_epochs();
@@ -348,6 +363,9 @@ impl Learner {
                 record.epoch,
                 self.run.best_model().display()
             );
+        }
+        if !self.reported.is_empty() {
+            println!("{} unreadable photos were skipped (named above)", self.reported.len());
         }
         if done < total {
             println!("stopped early; continue with: trainer train --resume --out {}", self.run.root().display());

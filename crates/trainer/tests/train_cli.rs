@@ -85,6 +85,32 @@ fn training_learns_writes_the_table_and_keeps_the_best_model() {
     ]);
 }
 
+/// The model a run exports, evaluated on the same photos, gives the epoch table's numbers:
+/// the export, the reload and `eval`'s pre-processing reproduce what the trainer validated.
+#[test]
+fn the_exported_model_reproduces_the_trainers_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, exported, evaluated) = (dir.path().join("run"), dir.path().join("model.bpk"), dir.path().join("eval"));
+    let data = imagewoof();
+    let data = data.to_str().unwrap();
+    ok(&quick(data, out.to_str().unwrap(), "2"));
+    let best = out.join("best.bpk");
+    #[rustfmt::skip]
+    ok(&["export", "--weights", best.to_str().unwrap(), "--out", exported.to_str().unwrap(), "--data", data,
+        "--precision", "f32"]);
+    #[rustfmt::skip]
+    ok(&["eval", "--weights", exported.to_str().unwrap(), "--data", data, "--limit-per-class", "4",
+        "--resize", "40", "--top-losses", "0", "--out", evaluated.to_str().unwrap()]);
+
+    let state = run_state(&out);
+    let record = &state["history"][state["best"]["record"].as_u64().unwrap() as usize];
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(evaluated.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(report["images"], 40);
+    assert_eq!(report["accuracy"].as_f64(), record["accuracy"].as_f64(), "{report} vs {record}");
+    let (theirs, ours) = (record["valid_loss"].as_f64().unwrap(), report["loss"].as_f64().unwrap());
+    assert!((theirs - ours).abs() < 1e-5 * theirs, "valid_loss {theirs} in training, {ours} from the export");
+}
+
 #[test]
 fn a_resumed_run_ends_where_the_uninterrupted_one_does() {
     let dir = tempfile::tempdir().unwrap();

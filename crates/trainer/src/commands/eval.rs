@@ -124,7 +124,13 @@ pub fn run(args: Args) -> Result<()> {
         interp.total() as f64 / summary.seconds.max(1e-9)
     );
     let accuracy = interp.accuracy();
-    println!("accuracy {accuracy:.4} ({}/{}), error rate {:.4}", interp.correct(), interp.total(), 1.0 - accuracy);
+    println!(
+        "accuracy {accuracy:.4} ({}/{}), error rate {:.4}, valid_loss {:.6}",
+        interp.correct(),
+        interp.total(),
+        1.0 - accuracy,
+        interp.mean_loss()
+    );
     println!();
     let per_class = interp.per_class();
     let name_width = per_class.iter().map(|c| c.name.len()).max().unwrap_or(5).max(5);
@@ -179,6 +185,7 @@ pub fn run(args: Args) -> Result<()> {
         "correct": interp.correct(),
         "accuracy": accuracy,
         "error_rate": 1.0 - accuracy,
+        "loss": interp.mean_loss(),
         "classes": meta.classes,
         "per_class": per_class,
         "confusion_matrix": interp.confusion,

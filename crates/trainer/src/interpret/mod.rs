@@ -94,6 +94,12 @@ impl Interpretation {
         if self.total() == 0 { 0.0 } else { self.correct() as f64 / self.total() as f64 }
     }
 
+    /// Mean cross entropy over the photos, the epoch table's `valid_loss` (0 when none).
+    pub fn mean_loss(&self) -> f64 {
+        let sum: f64 = self.predictions.iter().map(|p| f64::from(p.loss)).sum();
+        sum / self.total().max(1) as f64
+    }
+
     pub fn per_class(&self) -> Vec<ClassScore> {
         (0..self.confusion.len())
             .map(|c| {

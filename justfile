@@ -21,9 +21,11 @@ test: setup
     wasm=$!
     trap 'kill -- -"$wasm" 2>/dev/null || true' EXIT
     cargo test --workspace 2>&1 | tee "$log"
-    # The wgpu backend (with kernel fusion, as the GPU trainer builds it) on lavapipe: the
-    # network and the explainers against the PyTorch fixtures.
-    cargo test -p woofcam --features fusion --test golden -- wgpu 2>&1 | tee -a "$log"
+    # The GPU code path on lavapipe, built as the GPU trainer is (Burn's wgpu backend with
+    # kernel fusion) less autotuning: the network and the explainers against the PyTorch
+    # fixtures, and a short training run whose model the CPU backend then evaluates.
+    cargo test -p woofcam -p woofcam-trainer --features woofcam-trainer/wgpu-untuned --test golden --test train_cli \
+        -- wgpu 2>&1 | tee -a "$log"
     echo "waiting for the wasm build (its output follows)"
     status=0
     wait "$wasm" || status=$?

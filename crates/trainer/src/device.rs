@@ -25,7 +25,7 @@ impl Backend {
                 join_the_cpu_thread_pool();
                 Ok(Device::flex())
             }
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "wgpu-untuned")]
             Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::default())),
             #[cfg(feature = "cuda")]
             Backend::Cuda => Ok(Device::cuda(0)),

@@ -111,6 +111,35 @@ fn the_exported_model_reproduces_the_trainers_validation() {
     assert!((theirs - ours).abs() < 1e-5 * theirs, "valid_loss {theirs} in training, {ours} from the export");
 }
 
+/// The GPU backend (a build with `--features wgpu` or `wgpu-untuned`; Mesa's lavapipe runs it on the CPU): a
+/// short run trains, and its model, evaluated on the CPU backend, gives the epoch table's
+/// accuracy and nearly its valid_loss (two backends' rounding).
+#[cfg(feature = "wgpu-untuned")]
+#[test]
+fn a_run_on_the_wgpu_backend_trains_and_its_model_evaluates_on_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, evaluated) = (dir.path().join("run"), dir.path().join("eval"));
+    let data = imagewoof();
+    let data = data.to_str().unwrap();
+    let mut args = quick(data, out.to_str().unwrap(), "2");
+    args.extend(["--device", "wgpu"]);
+    ok(&args);
+    let state = run_state(&out);
+    let history = state["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(history.iter().all(|r| r["train_loss"].as_f64().unwrap().is_finite()), "{history:?}");
+
+    let best = out.join("best.bpk");
+    #[rustfmt::skip]
+    ok(&["eval", "--weights", best.to_str().unwrap(), "--data", data, "--limit-per-class", "4",
+        "--resize", "40", "--top-losses", "0", "--out", evaluated.to_str().unwrap()]);
+    let record = &history[state["best"]["record"].as_u64().unwrap() as usize];
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(evaluated.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(report["accuracy"].as_f64(), record["accuracy"].as_f64(), "{report} vs {record}");
+    let (theirs, ours) = (record["valid_loss"].as_f64().unwrap(), report["loss"].as_f64().unwrap());
+    assert!((theirs - ours).abs() < 1e-3 * theirs, "valid_loss {theirs} on wgpu, {ours} on the CPU");
+}
+
 #[test]
 fn a_resumed_run_ends_where_the_uninterrupted_one_does() {
     let dir = tempfile::tempdir().unwrap();

@@ -97,7 +97,7 @@ fn the_exported_model_reproduces_the_trainers_validation() {
     let best = out.join("best.bpk");
     #[rustfmt::skip]
     ok(&["export", "--weights", best.to_str().unwrap(), "--out", exported.to_str().unwrap(), "--data", data,
-        "--precision", "f32"]);
+        "--precision", "f32", "--check-images", "10"]);
     #[rustfmt::skip]
     ok(&["eval", "--weights", exported.to_str().unwrap(), "--data", data, "--limit-per-class", "4",
         "--resize", "40", "--top-losses", "0", "--out", evaluated.to_str().unwrap()]);

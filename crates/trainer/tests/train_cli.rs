@@ -33,6 +33,20 @@ fn run_state(out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
 }
 
+/// The epoch record of a run's `best.bpk`.
+fn best_record(state: &Value) -> Value {
+    state["history"][state["best"]["record"].as_u64().unwrap() as usize].clone()
+}
+
+/// `trainer eval` of `weights` on the photos a [`quick`] run validates on, with its
+/// validation transform; returns `eval.json`.
+fn eval_as_validated(weights: &Path, data: &str, out: &Path) -> Value {
+    #[rustfmt::skip]
+    ok(&["eval", "--weights", weights.to_str().unwrap(), "--data", data, "--limit-per-class", "4",
+        "--resize", "40", "--top-losses", "0", "--out", out.to_str().unwrap()]);
+    serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn training_learns_writes_the_table_and_keeps_the_best_model() {
     let dir = tempfile::tempdir().unwrap();
@@ -98,13 +112,9 @@ fn the_exported_model_reproduces_the_trainers_validation() {
     #[rustfmt::skip]
     ok(&["export", "--weights", best.to_str().unwrap(), "--out", exported.to_str().unwrap(), "--data", data,
         "--precision", "f32", "--check-images", "10"]);
-    #[rustfmt::skip]
-    ok(&["eval", "--weights", exported.to_str().unwrap(), "--data", data, "--limit-per-class", "4",
-        "--resize", "40", "--top-losses", "0", "--out", evaluated.to_str().unwrap()]);
+    let report = eval_as_validated(&exported, data, &evaluated);
 
-    let state = run_state(&out);
-    let record = &state["history"][state["best"]["record"].as_u64().unwrap() as usize];
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(evaluated.join("eval.json")).unwrap()).unwrap();
+    let record = best_record(&run_state(&out));
     assert_eq!(report["images"], 40);
     assert_eq!(report["accuracy"].as_f64(), record["accuracy"].as_f64(), "{report} vs {record}");
     let (theirs, ours) = (record["valid_loss"].as_f64().unwrap(), report["loss"].as_f64().unwrap());
@@ -129,12 +139,8 @@ fn a_run_on_the_wgpu_backend_trains_and_its_model_evaluates_on_the_cpu() {
     assert_eq!(history.len(), 2);
     assert!(history.iter().all(|r| r["train_loss"].as_f64().unwrap().is_finite()), "{history:?}");
 
-    let best = out.join("best.bpk");
-    #[rustfmt::skip]
-    ok(&["eval", "--weights", best.to_str().unwrap(), "--data", data, "--limit-per-class", "4",
-        "--resize", "40", "--top-losses", "0", "--out", evaluated.to_str().unwrap()]);
-    let record = &history[state["best"]["record"].as_u64().unwrap() as usize];
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(evaluated.join("eval.json")).unwrap()).unwrap();
+    let report = eval_as_validated(&out.join("best.bpk"), data, &evaluated);
+    let record = best_record(&state);
     assert_eq!(report["accuracy"].as_f64(), record["accuracy"].as_f64(), "{report} vs {record}");
     let (theirs, ours) = (record["valid_loss"].as_f64().unwrap(), report["loss"].as_f64().unwrap());
     assert!((theirs - ours).abs() < 1e-3 * theirs, "valid_loss {theirs} on wgpu, {ours} on the CPU");

@@ -250,8 +250,8 @@ impl Learner {
         self.device.seed(self.config.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut progress = Progress::new(per_epoch, self.config.batch_size);
         let mut skipped = Vec::new();
-        for (i, batch) in self.train.epoch(epoch as u64).enumerate() {
-            skipped.extend(batch.skipped.iter().cloned());
+        for (i, mut batch) in self.train.epoch(epoch as u64).enumerate() {
+            skipped.append(&mut batch.skipped);
             if batch.len < 2 {
                 // BatchNorm cannot take batch statistics over one image.
                 continue;

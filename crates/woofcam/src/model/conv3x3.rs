@@ -19,11 +19,12 @@ use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
 
+use super::square_conv;
 use super::winograd::{self, Filters};
 
-/// Burn's options for this convolution.
+/// Burn's options for this convolution: stride 1, padding 1.
 fn options() -> ConvOptions<2> {
-    ConvOptions::new([1, 1], [1, 1], [1, 1], 1)
+    square_conv::options(1, 1)
 }
 
 /// A bias-free 3x3 convolution with stride 1 and one pixel of zero padding: `x`

@@ -18,7 +18,7 @@ use burn::tensor::{DType, TensorData};
 use super::im2col::{self, Window};
 
 /// Burn's options for a square window of this stride and padding.
-fn options(stride: usize, padding: usize) -> ConvOptions<2> {
+pub(super) fn options(stride: usize, padding: usize) -> ConvOptions<2> {
     ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1)
 }
 

@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 
+use super::im2col::Window;
 use super::matmul::{Strided, product};
 use super::parallel::{SharedMut, for_each_chunk, for_each_index};
 
@@ -60,7 +61,7 @@ pub fn conv3x3(x: &[f32], dims: Dims, weight: &[f32], filters: Filters, c_out: u
     let [n, c_in, h, w] = dims;
     assert_eq!(x.len(), n * c_in * h * w, "input length does not match its dimensions");
     assert_eq!(weight.len(), c_out * c_in * 9, "weight does not hold c_out x c_in 3x3 filters");
-    let [out_h, out_w] = output_size([h, w], padding);
+    let [out_h, out_w] = Window { kernel: 3, stride: 1, padding }.output_size([h, w]);
     if n * c_out * out_h * out_w == 0 {
         return Vec::new();
     }
@@ -158,7 +159,7 @@ pub fn conv3x3(x: &[f32], dims: Dims, weight: &[f32], filters: Filters, c_out: u
 pub fn conv3x3_filter_gradient(x: &[f32], dims: Dims, grad: &[f32], c_out: usize, padding: usize) -> Vec<f32> {
     let [n, c_in, h, w] = dims;
     assert_eq!(x.len(), n * c_in * h * w, "input length does not match its dimensions");
-    let [out_h, out_w] = output_size([h, w], padding);
+    let [out_h, out_w] = Window { kernel: 3, stride: 1, padding }.output_size([h, w]);
     assert_eq!(grad.len(), n * c_out * out_h * out_w, "gradient length does not match the output's");
     let mut filter_gradient = vec![0.0f32; c_out * c_in * 9];
     if grad.is_empty() || filter_gradient.is_empty() {
@@ -309,11 +310,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         SCRATCH.set(std::mem::take(&mut self.0));
     }
-}
-
-/// The output's height and width for an `[h, w]` input (0 where no 3x3 window fits).
-fn output_size([h, w]: [usize; 2], padding: usize) -> [usize; 2] {
-    [(h + 2 * padding).saturating_sub(2), (w + 2 * padding).saturating_sub(2)]
 }
 
 /// The tiles of the output: one per 2x2 block, over the batch.

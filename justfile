@@ -20,12 +20,18 @@ test: setup
     setsid bash -c 'scripts/setup-web.sh && scripts/site.sh --wasm-only' > "$wasm_log" 2>&1 &
     wasm=$!
     trap 'kill -- -"$wasm" 2>/dev/null || true' EXIT
-    cargo test --workspace 2>&1 | tee "$log"
-    # The GPU code path on lavapipe, built as the GPU trainer is (Burn's wgpu backend with
-    # kernel fusion) less autotuning: the network and the explainers against the PyTorch
-    # fixtures, and a short training run whose model the CPU backend then evaluates.
-    cargo test -p woofcam -p woofcam-trainer --features woofcam-trainer/wgpu-untuned --test golden --test train_cli \
-        -- wgpu 2>&1 | tee -a "$log"
+    # One build for every native test, the GPU code path's included: the golden comparison
+    # with PyTorch and a short training run (whose model the CPU backend then evaluates) also
+    # run on Burn's wgpu backend, on lavapipe, built as the GPU trainer is (kernel fusion)
+    # less autotuning. A second cargo invocation with other features would compile Burn again.
+    features="--features woofcam-trainer/wgpu-untuned"
+    cargo test --workspace $features 2>&1 | tee "$log"
+    # The site's model, by the trainer binary these tests used (`just site`'s `cargo run`
+    # resolves Burn's features for the trainer alone, and would compile Burn once more).
+    if [ ! -f "{{site_model}}" ]; then
+        trainer="$(cargo test --workspace $features --no-run --message-format=json | grep -Po '"executable":"\K[^"]*/trainer(?=")')"
+        "$trainer" init --out "{{site_model}}" --size 224
+    fi
     echo "waiting for the wasm build (its output follows)"
     status=0
     wait "$wasm" || status=$?

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod support;
-use support::{fails, imagewoof, ok, samoyed, text, trainer};
+use support::{fails, imagewoof, metadata, ok, samoyed, text, trainer};
 
 /// A quick run: ResNet18 at 32 px on 4 photos per class (40 train, 40 valid).
 fn quick<'a>(data: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
@@ -428,6 +428,42 @@ fn card_names_every_run_and_the_evaluation() {
     // Both runs' tables, a row each.
     assert_eq!(card.lines().filter(|l| l.starts_with("| unfrozen | 0 | ")).count(), 2, "{card}");
     assert_eq!(card.matches("threads, linux").count(), if cfg!(target_os = "linux") { 2 } else { 0 }, "{card}");
+    assert!(!card.contains("not the 32x32 it last trained at"), "{card}");
+
+    // `export --size`: the metadata's input size, which `eval --size` tries first (the same
+    // numbers), and which the card explains when it is not the training size.
+    let (at_48, exported) = (dir.path().join("at-48"), dir.path().join("exported/model.bpk"));
+    ok(&[&evaluation[..], &["--size", "48", "--top-losses", "0", "--out", at_48.to_str().unwrap()]].concat());
+    ok(&[
+        "export",
+        "--weights",
+        weights_arg,
+        "--out",
+        exported.to_str().unwrap(),
+        "--precision",
+        "f32",
+        "--size",
+        "48",
+    ]);
+    let meta = metadata(&exported);
+    assert_eq!(meta.input_size, [48, 48]);
+    assert_eq!(meta.training.as_ref().unwrap()["export"]["input_size"], serde_json::json!([48, 48]));
+    let exported_eval = dir.path().join("exported-eval");
+    let evaluation = ["eval", "--weights", exported.to_str().unwrap(), "--data", data.to_str().unwrap()];
+    ok(&[&evaluation[..], &["--limit-per-class", "2", "--top-losses", "0", "--out", exported_eval.to_str().unwrap()]]
+        .concat());
+    let read = |dir: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("eval.json")).unwrap()).unwrap()
+    };
+    let (tried, measured) = (read(&at_48), read(&exported_eval));
+    for key in ["input_size", "resize", "correct", "loss", "per_class"] {
+        assert_eq!(tried[key], measured[key], "{key}");
+    }
+    assert_eq!(measured["input_size"], serde_json::json!([48, 48]));
+    ok(&["card", "--weights", exported.to_str().unwrap(), "--eval", exported_eval.to_str().unwrap()]);
+    let card = std::fs::read_to_string(exported.with_file_name("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("It runs at 48x48, not the 32x32 it last trained at"), "{card}");
+    assert!(card.contains("resized to 48x48"), "{card}");
 
     let untrained = dir.path().join("untrained.bpk");
     ok(&["init", "--out", untrained.to_str().unwrap(), "--size", "32"]);

@@ -140,6 +140,16 @@ fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Ev
         writeln!(w, "\nMost confused (actual as predicted, photos): {}.", confused.join("; "))?;
     }
     writeln!(w, "\n![Confusion matrix: rows actual, columns predicted]({MATRIX})\n")?;
+    let trained = runs.last().expect("a chain has this model's run").recipe.size as usize;
+    if [trained; 2] != meta.input_size {
+        writeln!(
+            w,
+            "It runs at {height}x{width}, not the {trained}x{trained} it last trained at (`trainer export \
+             --size`): a network trained on random crops sees dogs larger than a centre crop of the \
+             same size shows them, and is often more accurate at a larger input (Touvron et al. 2019, \
+             \"Fixing the train-test resolution discrepancy\").\n"
+        )?;
+    }
 
     writeln!(w, "## How it was trained\n")?;
     let epochs: usize = runs.iter().map(|r| r.epochs_completed).sum();
@@ -177,8 +187,8 @@ fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Ev
         "- It knows only these {n} breeds and has no \"none of these\" class: every photo, a cat's, a \
          person's or another breed's, gets {n} probabilities that sum to 1, often with one of them \
          high. A confident answer is not evidence that the photo shows one of these dogs.\n\
-         - It saw {height}x{width} photos (a centre square, resized), one dog each, mostly from the \
-         side or the front, as ImageNet photographers took them; small, distant or partly hidden dogs, \
+         - It looks at a centre square of each photo, resized to {height}x{width}. It learnt from \
+         photos of one dog each, mostly from the side or the front, as ImageNet photographers took them; small, distant or partly hidden dogs, \
          drawings and unusual angles are harder for it.\n\
          - Breeds that look alike are its most common mistakes (see the confusion matrix); mixed \
          breeds have no right answer here.\n\

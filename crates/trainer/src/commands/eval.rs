@@ -57,6 +57,11 @@ pub struct Args {
     /// the model's input size.
     #[arg(long, value_parser = clap::value_parser!(u32).range(8..=2048))]
     resize: Option<u32>,
+    /// Input size (pixels, square) to run the network at instead of the model's own: to find
+    /// the size to `trainer export --size` (a network trained on random crops is often most
+    /// accurate at a larger input than it trained at).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(32..=2048))]
+    size: Option<u32>,
     /// Photos per forward pass.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     batch: u32,
@@ -74,10 +79,13 @@ const MIN_CELL: u32 = 192;
 
 pub fn run(args: Args) -> Result<()> {
     let device = Backend::Cpu.device()?;
-    let (model, meta) = crate::model_file::load(&args.weights, &device)?;
+    let (model, mut meta) = crate::model_file::load(&args.weights, &device)?;
+    if let Some(size) = args.size {
+        meta.input_size = [size as usize; 2];
+    }
     let [height, width] = meta.input_size;
     if height != width {
-        bail!("eval needs a square input size; the model's is {height}x{width}");
+        bail!("eval needs a square input size; the model's is {height}x{width} (--size N runs it at NxN)");
     }
     let size = height as u32;
     let resize = args.resize.unwrap_or(size);

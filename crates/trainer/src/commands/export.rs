@@ -75,6 +75,13 @@ pub struct Args {
     /// Key names of a safetensors export.
     #[arg(long, value_enum, default_value_t = LayoutArg::Auto)]
     layout: LayoutArg,
+    /// Input size (pixels, square) recorded in the metadata, which the viewer resizes photos
+    /// to; default: the checkpoint's (its training size). A network trained on random crops
+    /// sees dogs larger than a centre crop of the same size shows them, so it is often more
+    /// accurate at a larger input (Touvron et al. 2019, "Fixing the train-test resolution
+    /// discrepancy"): compare sizes with `trainer eval --size`. The check runs at this size.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(32..=2048))]
+    size: Option<u32>,
     /// Photos per forward pass of the check.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     batch: u32,
@@ -114,7 +121,10 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--tolerance must be a non-negative number, got {}", args.tolerance);
     }
     let device = Backend::Cpu.device()?;
-    let (model, meta) = crate::model_file::load(&args.weights, &device)?;
+    let (model, mut meta) = crate::model_file::load(&args.weights, &device)?;
+    if let Some(size) = args.size {
+        meta.input_size = [size as usize; 2];
+    }
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -163,7 +173,7 @@ fn export_burnpack(args: &Args, model: &ResNet, mut meta: ModelMetadata, device:
     println!("precision: {choice}; file sizes: f32 {}, f16 {}", megabytes(f32_bytes.len()), megabytes(f16_bytes.len()));
 
     meta.dtype = precision;
-    meta.training = Some(training_record(meta.training.take(), args, check.as_ref(), precision));
+    meta.training = Some(training_record(meta.training.take(), args, check.as_ref(), precision, meta.input_size));
     let bytes = if precision == Precision::F16 { f16_bytes } else { f32_bytes };
     write_atomically(&args.out, &bytes)?;
     let meta_path = metadata_path(&args.out);
@@ -184,7 +194,8 @@ fn export_safetensors(args: &Args, model: &ResNet, mut meta: ModelMetadata, devi
     if let Some(data) = &args.data {
         let check = check(args, data, model, &meta, device)?;
         println!("val accuracy on {} photos: {:.4}", check.images, check.f32.accuracy());
-        meta.training = Some(training_record(meta.training.take(), args, Some(&check), Precision::F32));
+        meta.training =
+            Some(training_record(meta.training.take(), args, Some(&check), Precision::F32, meta.input_size));
     }
     meta.dtype = Precision::F32;
     let bytes = to_torch_safetensors(model, layout, Some(&meta))?;
@@ -256,8 +267,14 @@ fn check(args: &Args, data_dir: &Path, model: &ResNet, meta: &ModelMetadata, dev
 }
 
 /// The checkpoint's training record with what this export measured added: the validation
-/// accuracy (of the precision written) and the f16 check.
-fn training_record(previous: Option<Value>, args: &Args, check: Option<&Check>, precision: Precision) -> Value {
+/// accuracy (of the precision written), the f16 check, and the input size it was measured at.
+fn training_record(
+    previous: Option<Value>,
+    args: &Args,
+    check: Option<&Check>,
+    precision: Precision,
+    input_size: [usize; 2],
+) -> Value {
     let mut record = match previous {
         Some(Value::Object(map)) => map,
         Some(other) => serde_json::Map::from_iter([("record".to_string(), other)]),
@@ -266,6 +283,7 @@ fn training_record(previous: Option<Value>, args: &Args, check: Option<&Check>, 
     let mut export = json!({
         "from": args.weights.display().to_string(),
         "precision": precision,
+        "input_size": input_size,
     });
     if let Some(check) = check {
         let chosen = if precision == Precision::F16 { &check.f16 } else { &check.f32 };

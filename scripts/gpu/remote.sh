@@ -12,6 +12,11 @@
 #                               checkpoint cut into 15 MiB pieces for $OUT
 #   remote.sh ship FIRST COUNT  copy pieces FIRST.. of the checkpoint into $OUT (the tool brings
 #                               back 64 MiB per call, the f32 checkpoint is about 83 MiB)
+#   remote.sh viewer-bench PART [RUNS]
+#                               after part 1: unpack the viewer's part (pack_viewer.py), make an
+#                               untrained 224 px model and time the viewer's wasm on the GPU
+#                               through Dawn (web/bench-dawn.js, RUNS warm runs, default 20);
+#                               its JSON line goes to $OUT/viewer-bench.json too
 set -euo pipefail
 W=/tmp/woofcam
 # The NVIDIA driver's Vulkan ICD is mounted into the machine but not registered.
@@ -67,8 +72,18 @@ ship)
     find "$W/ship" -type f | sort | sed -n "$(($2 + 1)),$(($2 + $3))p" | xargs -I{} cp {} "$OUT/"
     ls -l "$OUT"
     ;;
+viewer-bench)
+    part="$2"
+    [ -x "$W/trainer" ] || { echo "viewer-bench: unpack part 1 first (the trainer and the Vulkan loader)"; exit 1; }
+    gunzip -c "$part/node.gz" > "$W/node"
+    chmod +x "$W/node"
+    tar -xzf "$part/viewer.tar.gz" -C "$W"
+    "$W/trainer" init --out "$W/site/model/model.bpk" --size 224
+    "$W/node" web/bench-dawn.js --backend webgpu --runs "${3:-20}" --site "$W/site" --dawn "$W/dawn" |
+        tee "$OUT/viewer-bench.json"
+    ;;
 *)
-    sed -n 2,20p "$0"
+    sed -n 2,25p "$0"
     exit 2
     ;;
 esac

@@ -188,8 +188,8 @@ fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Ev
          person's or another breed's, gets {n} probabilities that sum to 1, often with one of them \
          high. A confident answer is not evidence that the photo shows one of these dogs.\n\
          - It looks at a centre square of each photo, resized to {height}x{width}. It learnt from \
-         photos of one dog each, mostly from the side or the front, as ImageNet photographers took them; small, distant or partly hidden dogs, \
-         drawings and unusual angles are harder for it.\n\
+         photos of one dog each, mostly from the side or the front, as ImageNet photographers took \
+         them; small, distant or partly hidden dogs, drawings and unusual angles are harder for it.\n\
          - Breeds that look alike are its most common mistakes (see the confusion matrix); mixed \
          breeds have no right answer here.\n\
          - Grad-CAM and Guided Backprop show what the network's output depends on, not why a breed is \

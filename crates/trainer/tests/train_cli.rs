@@ -429,6 +429,9 @@ fn card_names_every_run_and_the_evaluation() {
     assert_eq!(card.lines().filter(|l| l.starts_with("| unfrozen | 0 | ")).count(), 2, "{card}");
     assert_eq!(card.matches("threads, linux").count(), if cfg!(target_os = "linux") { 2 } else { 0 }, "{card}");
     assert!(!card.contains("not the 32x32 it last trained at"), "{card}");
+    // Both runs chose their best epoch on the first 4 val photos of each class; eval measured
+    // the first 2 of each.
+    assert_eq!(card.matches("20 of its 40 photos are among the 20 measured above").count(), 2, "{card}");
 
     // `export --size`: the metadata's input size, which `eval --size` tries first (the same
     // numbers), and which the card explains when it is not the training size.

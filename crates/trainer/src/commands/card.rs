@@ -4,6 +4,7 @@
 //! the command that starts it, its epoch table and its time (the model's training record,
 //! `--init` runs included), then the data and the model's limits.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,9 +15,10 @@ use woofcam::metadata::{ClassInfo, ModelMetadata};
 use woofcam::model::HeadKind;
 use woofcam::weights::Precision;
 
+use crate::data::{Dataset, FolderOptions, Item};
 use crate::model_file::{metadata_path, read_metadata};
-use crate::train::TrainingRecord;
 use crate::train::metrics::clock;
+use crate::train::{TrainConfig, TrainingRecord};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -82,6 +84,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     let out = args.out.unwrap_or_else(|| args.weights.with_file_name("MODEL_CARD.md"));
     let card = card(&args.weights, &meta, &record, &eval)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     std::fs::write(&out, card).with_context(|| format!("cannot write {}", out.display()))?;
     let matrix = out.with_file_name(MATRIX);
     std::fs::copy(args.eval.join(MATRIX), &matrix)
@@ -166,7 +171,7 @@ fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Ev
         clock(Duration::from_secs_f64(seconds)),
     )?;
     for (index, run) in runs.iter().enumerate() {
-        run_section(w, index, runs.len(), run)?;
+        run_section(w, index, runs.len(), run, eval)?;
     }
 
     writeln!(w, "## Data\n")?;
@@ -200,8 +205,9 @@ fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Ev
     Ok(md)
 }
 
-/// One run: the command that starts it, its recipe in words, and its epoch table.
-fn run_section(w: &mut String, index: usize, runs: usize, run: &TrainingRecord) -> Result<()> {
+/// One run: the command that starts it, its recipe in words, its validation photos against
+/// the ones `eval` measured, and its epoch table.
+fn run_section(w: &mut String, index: usize, runs: usize, run: &TrainingRecord, eval: &Evaluation) -> Result<()> {
     let recipe = &run.recipe;
     writeln!(w, "### Run {} of {runs}\n", index + 1)?;
     match recipe.command_line() {
@@ -247,10 +253,32 @@ fn run_section(w: &mut String, index: usize, runs: usize, run: &TrainingRecord) 
     );
     writeln!(
         w,
-        "- {} in {}; {best}.\n",
+        "- {} in {}; {best}.",
         count(run.epochs_completed, "epoch"),
         clock(Duration::from_secs_f64(run.training_seconds))
     )?;
+    let folder = recipe.data.join("val");
+    match shared_photos(recipe, eval) {
+        Some((0, total)) => writeln!(
+            w,
+            "- Its best epoch was chosen on `{}`: none of its {total} photos is among those measured above.\n",
+            folder.display()
+        )?,
+        Some((shared, total)) => writeln!(
+            w,
+            "- Its best epoch was chosen on `{}` (fastai's recipe keeps the epoch its validation photos \
+             like best): {shared} of its {total} photos are among the {} measured above, which are \
+             therefore not wholly independent of that choice.\n",
+            folder.display(),
+            eval.images
+        )?,
+        None => writeln!(
+            w,
+            "- Its best epoch was chosen on `{}`, which is not on this machine: not checked against \
+             the photos measured above.\n",
+            folder.display()
+        )?,
+    }
     writeln!(w, "| phase | epoch | train_loss | valid_loss | error_rate | time |\n|---|---|---|---|---|---|")?;
     for e in &run.history {
         writeln!(
@@ -269,6 +297,23 @@ fn run_section(w: &mut String, index: usize, runs: usize, run: &TrainingRecord) 
 }
 
 /// "1 epoch", "3 epochs".
+/// How many of a run's validation photos (which chose its best epoch) are among the photos
+/// `eval` measured, matched by class folder and file name, and how many it had; `None` when
+/// either folder cannot be listed here.
+fn shared_photos(recipe: &TrainConfig, eval: &Evaluation) -> Option<(usize, usize)> {
+    let key = |item: &Item| -> Option<(String, String)> {
+        let class = item.path.parent()?.file_name()?.to_string_lossy().into_owned();
+        Some((class, item.path.file_name()?.to_string_lossy().into_owned()))
+    };
+    let validation =
+        Dataset::from_folder(&recipe.data, FolderOptions { max_per_class: recipe.max_per_class }).ok()?.valid;
+    let measured = Dataset::from_folder(&eval.data, FolderOptions { max_per_class: eval.limit_per_class }).ok()?;
+    let measured = if eval.split == "train" { measured.train } else { measured.valid };
+    let measured: HashSet<_> = measured.iter().filter_map(key).collect();
+    let shared = validation.iter().filter_map(key).filter(|k| measured.contains(k)).count();
+    Some((shared, validation.len()))
+}
+
 fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

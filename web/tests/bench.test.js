@@ -9,6 +9,19 @@ import { join } from 'node:path';
 import { runBench } from '../bench.js';
 import { repo, shots, site, start } from './harness.js';
 
+/** `result`'s `*_ms` keys are exactly `loading` and each row's first and warm time (the same
+ * names as the native benchmark's, so that web/bench.js can divide them), all real times. */
+function assertTimes(result, loading) {
+  const keys = [...loading];
+  for (const row of ['predict', 'gradcam', 'guided_backprop', 'guided_gradcam', 'all_three']) {
+    keys.push(`${row}_first_ms`, `${row}_ms`);
+  }
+  for (const key of keys) {
+    assert.ok(Number.isFinite(result[key]) && result[key] > 0, `${key} is ${result[key]}`);
+  }
+  assert.deepEqual(Object.keys(result).filter((k) => k.endsWith('_ms')).sort(), keys.sort());
+}
+
 let env;
 before(async () => { env = await start(); });
 after(async () => { await env?.close(); });
@@ -18,15 +31,7 @@ test('bench.html times every step on the CPU backend and reports finite numbers'
   console.log(`bench.html, 1 warm run: ${JSON.stringify(result)}`);
   assert.equal(result.backend, 'cpu');
   assert.equal(result.runs, 1);
-  const keys = ['download_ms', 'wasm_init_ms', 'weights_ms'];
-  for (const row of ['predict', 'gradcam', 'guided_backprop', 'guided_gradcam', 'all_three']) {
-    keys.push(`${row}_first_ms`, `${row}_ms`);
-  }
-  for (const key of keys) {
-    assert.ok(Number.isFinite(result[key]) && result[key] > 0, `${key} is ${result[key]}`);
-  }
-  // The same names as the native benchmark's, so that web/bench.js can divide them.
-  assert.deepEqual(Object.keys(result).filter((k) => k.endsWith('_ms')).sort(), keys.sort());
+  assertTimes(result, ['download_ms', 'wasm_init_ms', 'weights_ms']);
 });
 
 /** web/bench-dawn.js in a Node.js of its own (it sets up browser globals): output and status. */
@@ -41,14 +46,7 @@ test('bench-dawn.js times the same rows on the same wasm in Node.js (CPU here; D
   const result = JSON.parse(stdout);
   console.log(`bench-dawn.js, 1 warm run: ${stdout.trim()}`);
   assert.equal(result.backend, 'cpu');
-  const keys = ['wasm_init_ms', 'weights_ms'];
-  for (const row of ['predict', 'gradcam', 'guided_backprop', 'guided_gradcam', 'all_three']) {
-    keys.push(`${row}_first_ms`, `${row}_ms`);
-  }
-  for (const key of keys) {
-    assert.ok(Number.isFinite(result[key]) && result[key] > 0, `${key} is ${result[key]}`);
-  }
-  assert.deepEqual(Object.keys(result).filter((k) => k.endsWith('_ms')).sort(), keys.sort());
+  assertTimes(result, ['wasm_init_ms', 'weights_ms']);
 
   // WebGPU needs Dawn; without it the harness says so before timing anything.
   const missing = benchDawn(['--backend', 'webgpu', '--dawn', join(repo, 'no-such-dir')]);

@@ -170,8 +170,9 @@ fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Ev
         count(epochs, "epoch"),
         clock(Duration::from_secs_f64(seconds)),
     )?;
+    let measured = measured_photos(eval);
     for (index, run) in runs.iter().enumerate() {
-        run_section(w, index, runs.len(), run, eval)?;
+        run_section(w, index, runs.len(), run, eval, measured.as_ref())?;
     }
 
     writeln!(w, "## Data\n")?;
@@ -206,8 +207,15 @@ fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Ev
 }
 
 /// One run: the command that starts it, its recipe in words, its validation photos against
-/// the ones `eval` measured, and its epoch table.
-fn run_section(w: &mut String, index: usize, runs: usize, run: &TrainingRecord, eval: &Evaluation) -> Result<()> {
+/// the ones `eval` measured (`measured`: [`measured_photos`]), and its epoch table.
+fn run_section(
+    w: &mut String,
+    index: usize,
+    runs: usize,
+    run: &TrainingRecord,
+    eval: &Evaluation,
+    measured: Option<&HashSet<PhotoKey>>,
+) -> Result<()> {
     let recipe = &run.recipe;
     writeln!(w, "### Run {} of {runs}\n", index + 1)?;
     match recipe.command_line() {
@@ -258,7 +266,7 @@ fn run_section(w: &mut String, index: usize, runs: usize, run: &TrainingRecord, 
         clock(Duration::from_secs_f64(run.training_seconds))
     )?;
     let folder = recipe.data.join("val");
-    match shared_photos(recipe, eval) {
+    match measured.and_then(|measured| shared_photos(recipe, measured)) {
         Some((0, total)) => writeln!(
             w,
             "- Its best epoch was chosen on `{}`: none of its {total} photos is among those measured above.\n",
@@ -274,8 +282,8 @@ fn run_section(w: &mut String, index: usize, runs: usize, run: &TrainingRecord, 
         )?,
         None => writeln!(
             w,
-            "- Its best epoch was chosen on `{}`, which is not on this machine: not checked against \
-             the photos measured above.\n",
+            "- Its best epoch was chosen on `{}`; that folder or the one measured above is not on \
+             this machine, so whether they share photos is not checked.\n",
             folder.display()
         )?,
     }
@@ -297,20 +305,29 @@ fn run_section(w: &mut String, index: usize, runs: usize, run: &TrainingRecord, 
 }
 
 /// "1 epoch", "3 epochs".
-/// How many of a run's validation photos (which chose its best epoch) are among the photos
-/// `eval` measured, matched by class folder and file name, and how many it had; `None` when
-/// either folder cannot be listed here.
-fn shared_photos(recipe: &TrainConfig, eval: &Evaluation) -> Option<(usize, usize)> {
-    let key = |item: &Item| -> Option<(String, String)> {
-        let class = item.path.parent()?.file_name()?.to_string_lossy().into_owned();
-        Some((class, item.path.file_name()?.to_string_lossy().into_owned()))
-    };
+/// A photo by class folder and file name: how a run's validation folder and the folder
+/// `eval` measured are compared (one may hold links to, or copies of, the other's photos).
+type PhotoKey = (String, String);
+
+fn photo_key(item: &Item) -> Option<PhotoKey> {
+    let class = item.path.parent()?.file_name()?.to_string_lossy().into_owned();
+    Some((class, item.path.file_name()?.to_string_lossy().into_owned()))
+}
+
+/// The photos `eval` measured, listed once for every run's comparison; `None` when their
+/// folder cannot be listed here.
+fn measured_photos(eval: &Evaluation) -> Option<HashSet<PhotoKey>> {
+    let data = Dataset::from_folder(&eval.data, FolderOptions { max_per_class: eval.limit_per_class }).ok()?;
+    let items = if eval.split == "train" { data.train } else { data.valid };
+    Some(items.iter().filter_map(photo_key).collect())
+}
+
+/// How many of a run's validation photos (which chose its best epoch) are among the
+/// `measured` ones, and how many it had; `None` when its folder cannot be listed here.
+fn shared_photos(recipe: &TrainConfig, measured: &HashSet<PhotoKey>) -> Option<(usize, usize)> {
     let validation =
         Dataset::from_folder(&recipe.data, FolderOptions { max_per_class: recipe.max_per_class }).ok()?.valid;
-    let measured = Dataset::from_folder(&eval.data, FolderOptions { max_per_class: eval.limit_per_class }).ok()?;
-    let measured = if eval.split == "train" { measured.train } else { measured.valid };
-    let measured: HashSet<_> = measured.iter().filter_map(key).collect();
-    let shared = validation.iter().filter_map(key).filter(|k| measured.contains(k)).count();
+    let shared = validation.iter().filter_map(photo_key).filter(|k| measured.contains(k)).count();
     Some((shared, validation.len()))
 }
 

@@ -57,7 +57,14 @@ pub fn run(args: Args) -> Result<()> {
     let transform = Transform::new(args.resize, args.size);
     let norm = transform.normalization;
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    let config = LoaderConfig { batch_size: args.n as usize, workers, prefetch: 1, seed: args.seed, drop_last: false };
+    let config = LoaderConfig {
+        batch_size: args.n as usize,
+        workers,
+        prefetch: 1,
+        seed: args.seed,
+        drop_last: false,
+        teacher_size: None,
+    };
     let batch = Loader::new(items, args.split, transform, config).epoch(0).next().context("the split has no images")?;
     for skipped in &batch.skipped {
         eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);

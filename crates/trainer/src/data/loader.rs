@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use image::RgbImage;
-use woofcam::image::{DecodeLimits, Normalization, decode};
+use woofcam::image::{DecodeLimits, Normalization, decode, to_chw};
 
 use super::{Item, Split, SplitMix64, Transform};
 
@@ -33,6 +33,9 @@ pub struct LoaderConfig {
     /// train (`drop_last=True`): a batch of one would break BatchNorm's batch statistics, and
     /// a small one gives a noisy step at full learning rate.
     pub drop_last: bool,
+    /// Also render every sample's view at this size, for a distillation teacher that takes
+    /// another input size than the network trained (see [`Transform::images`]).
+    pub teacher_size: Option<u32>,
 }
 
 /// A file left out of a batch, and why.
@@ -46,6 +49,9 @@ pub struct Skipped {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     pub images: Vec<f32>,
+    /// The same samples' views at [`LoaderConfig::teacher_size`], `[len, 3, t, t]`; empty
+    /// without one.
+    pub teacher_images: Vec<f32>,
     pub labels: Vec<usize>,
     pub len: usize,
     /// Items of this batch that could not be used; `len` counts only the others.
@@ -111,6 +117,7 @@ impl Loader {
                     transform: Arc::clone(&self.transform),
                     split: self.split,
                     seed: self.config.seed,
+                    teacher_size: self.config.teacher_size,
                     epoch,
                     jobs: Arc::clone(&jobs),
                     next_job: Arc::clone(&next_job),
@@ -130,6 +137,7 @@ struct Worker {
     transform: Arc<Transform>,
     split: Split,
     seed: u64,
+    teacher_size: Option<u32>,
     epoch: u64,
     jobs: Arc<Vec<Vec<usize>>>,
     next_job: Arc<AtomicUsize>,
@@ -149,8 +157,10 @@ impl Worker {
 
     fn batch(&self, indices: &[usize]) -> Batch {
         let size = self.transform.size as usize;
+        let sizes: Vec<u32> = std::iter::once(self.transform.size).chain(self.teacher_size).collect();
         let mut batch = Batch {
             images: Vec::with_capacity(indices.len() * 3 * size * size),
+            teacher_images: Vec::new(),
             labels: Vec::with_capacity(indices.len()),
             len: 0,
             skipped: Vec::new(),
@@ -160,7 +170,12 @@ impl Worker {
             match load(item) {
                 Ok(photo) => {
                     let mut rng = SplitMix64::for_item(self.seed, self.epoch, index as u64);
-                    batch.images.extend(self.transform.input(&photo, self.split, &mut rng));
+                    let views = self.transform.images(&photo, self.split, &mut rng, &sizes);
+                    let norm = &self.transform.normalization;
+                    batch.images.extend(to_chw(&views[0], norm));
+                    if let Some(teacher_view) = views.get(1) {
+                        batch.teacher_images.extend(to_chw(teacher_view, norm));
+                    }
                     batch.labels.push(item.label);
                     batch.len += 1;
                 }
@@ -245,7 +260,7 @@ mod tests {
     }
 
     fn config(batch_size: usize, workers: usize) -> LoaderConfig {
-        LoaderConfig { batch_size, workers, prefetch: 2, seed: 42, drop_last: false }
+        LoaderConfig { batch_size, workers, prefetch: 2, seed: 42, drop_last: false, teacher_size: None }
     }
 
     fn loader(root: &Path, split: Split, config: LoaderConfig) -> Loader {
@@ -284,6 +299,22 @@ mod tests {
         assert_eq!(sorted, [0, 0, 1, 1, 2, 2]);
         // Another epoch reshuffles and redraws the augmentation.
         assert_ne!(one, run(3, 1));
+    }
+
+    #[test]
+    fn teacher_views_come_beside_unchanged_batches() {
+        let dir = small_folder();
+        let plain: Vec<Batch> = loader(dir.path(), Split::Train, config(3, 2)).epoch(1).collect();
+        let config = LoaderConfig { teacher_size: Some(80), ..config(3, 2) };
+        let with_views: Vec<Batch> = loader(dir.path(), Split::Train, config).epoch(1).collect();
+        assert_eq!(plain.len(), with_views.len());
+        for (plain, with_view) in plain.iter().zip(&with_views) {
+            assert!(plain.teacher_images.is_empty());
+            // The network's batch is the one it gets without a teacher.
+            assert_eq!(plain.images, with_view.images);
+            assert_eq!(plain.labels, with_view.labels);
+            assert_eq!(with_view.teacher_images.len(), with_view.len * 3 * 80 * 80);
+        }
     }
 
     #[test]

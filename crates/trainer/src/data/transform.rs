@@ -90,16 +90,33 @@ impl Transform {
 
     /// The transformed `size` x `size` image, before normalisation.
     pub fn image(&self, photo: &RgbImage, split: Split, rng: &mut SplitMix64) -> RgbImage {
+        self.images(photo, split, rng, &[self.size]).remove(0)
+    }
+
+    /// One draw of the pipeline (crop position, warp, lighting) rendered at each of `sizes`
+    /// (sizes below 2 count as 2): the same view of the photo at several resolutions. A
+    /// distillation teacher gets the student's view at its own input size this way, rendered
+    /// from the photo rather than upsampled from the student's smaller image. Rendering at
+    /// `[self.size]` takes the same random draws as [`Transform::image`].
+    pub fn images(&self, photo: &RgbImage, split: Split, rng: &mut SplitMix64, sizes: &[u32]) -> Vec<RgbImage> {
         let item = resize_crop(photo, self.resize, split, rng);
-        match split {
-            Split::Valid => warp(&item, &Warp::IDENTITY, self.size),
+        let (coords, lighting) = match split {
+            Split::Valid => (Warp::IDENTITY, None),
             Split::Train => {
                 let coords = self.augment.draw_warp(rng);
-                let mut out = warp(&item, &coords, self.size);
-                self.augment.draw_lighting(rng).apply(&mut out);
-                out
+                (coords, Some(self.augment.draw_lighting(rng)))
             }
-        }
+        };
+        sizes
+            .iter()
+            .map(|&size| {
+                let mut out = warp(&item, &coords, size.max(2));
+                if let Some(lighting) = lighting {
+                    lighting.apply(&mut out);
+                }
+                out
+            })
+            .collect()
     }
 
     /// The network input: CHW, ImageNet-normalised.
@@ -329,6 +346,26 @@ mod tests {
         assert_eq!(a.len(), 3 * 128 * 128);
         assert_eq!(a, run(1));
         assert_ne!(a, run(2));
+    }
+
+    #[test]
+    fn images_render_one_view_at_each_size() {
+        let photo = samoyed();
+        let t = Transform::new(160, 128);
+        let rng = || SplitMix64::for_item(3, 1, 7);
+        let views = t.images(&photo, Split::Train, &mut rng(), &[128, 224]);
+        assert_eq!(views[0], t.image(&photo, Split::Train, &mut rng()));
+        assert_eq!(views[1].dimensions(), (224, 224));
+        // The 224 px view brought down to 128 px is the 128 px view, up to resampling; a view
+        // from another draw is far from it.
+        let mean_difference = |a: &RgbImage, b: &RgbImage| {
+            let total: f64 = a.iter().zip(b.iter()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).abs()).sum();
+            total / a.len() as f64
+        };
+        let down = resize(&views[1], 128, 128, Fit::Squish);
+        let other = t.image(&photo, Split::Train, &mut SplitMix64::for_item(3, 1, 8));
+        let (same, different) = (mean_difference(&down, &views[0]), mean_difference(&other, &views[0]));
+        assert!(same < 4.0 && different > 5.0 * same, "same view {same:.2}, another view {different:.2}");
     }
 
     #[test]

@@ -207,7 +207,7 @@ pub fn run_batches(
     let batch_size = batch_size.max(1);
     let size = transform.size as usize;
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    let config = LoaderConfig { batch_size, workers, prefetch: 2, seed: 0, drop_last: false };
+    let config = LoaderConfig { batch_size, workers, prefetch: 2, seed: 0, drop_last: false, teacher_size: None };
     let loader = Loader::new(items.to_vec(), Split::Valid, transform, config);
     let total_batches = items.len().div_ceil(batch_size);
     let start = Instant::now();

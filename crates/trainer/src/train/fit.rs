@@ -88,13 +88,15 @@ pub fn fit(run: RunDir, state: RunState, session: Session) -> Result<RunState> {
     };
 
     let transform = Transform::new(config.resize, config.size);
-    let loader = |items, split, drop_last| {
+    let loader = |items, split: Split, drop_last| {
         let loader_config = LoaderConfig {
             batch_size: config.batch_size,
             workers: session.workers,
             prefetch: 2,
             seed: config.seed,
             drop_last,
+            // Training batches only: validation measures the network, not the teacher.
+            teacher_size: (teacher.is_some() && split == Split::Train).then_some(Teacher::INPUT_SIZE as u32),
         };
         Loader::new(items, split, transform.clone(), loader_config)
     };
@@ -260,7 +262,10 @@ impl Learner {
             let (images, labels) = self.tensors(&batch, &self.device);
             let loss = match &self.teacher {
                 Some((teacher, distillation)) => {
-                    let soft_targets = teacher.class_logits(images.clone(), &self.train.normalization());
+                    let side = Teacher::INPUT_SIZE;
+                    let views = TensorData::new(std::mem::take(&mut batch.teacher_images), [batch.len, 3, side, side]);
+                    let soft_targets =
+                        teacher.class_logits(Tensor::from_data(views, &self.device), &self.train.normalization());
                     distillation.loss(model.forward(images), soft_targets, labels)
                 }
                 None => cross_entropy(model.forward(images), labels),

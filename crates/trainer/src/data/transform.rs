@@ -19,7 +19,7 @@
 //! sample's own [`SplitMix64`], so the output is a function of (photo, seed, epoch, item).
 
 use image::{Rgb, RgbImage};
-use woofcam::image::{Fit, Normalization, resize, to_chw};
+use woofcam::image::{Fit, Normalization, resize};
 
 use super::SplitMix64;
 
@@ -117,11 +117,6 @@ impl Transform {
                 out
             })
             .collect()
-    }
-
-    /// The network input: CHW, ImageNet-normalised.
-    pub fn input(&self, photo: &RgbImage, split: Split, rng: &mut SplitMix64) -> Vec<f32> {
-        to_chw(&self.image(photo, split, rng), &self.normalization)
     }
 }
 
@@ -341,9 +336,9 @@ mod tests {
     fn same_seed_same_pixels_other_seed_other_pixels() {
         let photo = samoyed();
         let t = Transform::new(160, 128);
-        let run = |seed| t.input(&photo, Split::Train, &mut SplitMix64::for_item(seed, 0, 5));
+        let run = |seed| t.image(&photo, Split::Train, &mut SplitMix64::for_item(seed, 0, 5));
         let a = run(1);
-        assert_eq!(a.len(), 3 * 128 * 128);
+        assert_eq!(a.dimensions(), (128, 128));
         assert_eq!(a, run(1));
         assert_ne!(a, run(2));
     }

@@ -99,6 +99,29 @@ fn training_learns_writes_the_table_and_keeps_the_best_model() {
     ]);
 }
 
+/// `--keep last`: `best.bpk` is the last epoch's model whatever the validation photos say,
+/// and its metadata and the run say so.
+#[test]
+fn keep_last_keeps_the_last_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let data = imagewoof();
+    let mut args = quick(data.to_str().unwrap(), out.to_str().unwrap(), "3");
+    args.extend(["--keep", "last"]);
+    let stdout = ok(&args);
+    assert!(stdout.contains("last error_rate"), "{stdout}");
+    let state = run_state(&out);
+    assert_eq!(state["config"]["keep"], "last");
+    assert_eq!(state["best"]["record"].as_u64(), Some(2));
+    let meta: Value = serde_json::from_str(&std::fs::read_to_string(out.join("best.json")).unwrap()).unwrap();
+    assert_eq!(meta["training"]["best"]["epoch"].as_u64(), Some(2));
+    let read = |path: PathBuf| std::fs::read(path).unwrap();
+    assert!(
+        read(out.join("best.bpk")) == read(out.join("epoch-003/model.bpk")),
+        "best.bpk is not the last epoch's model"
+    );
+}
+
 /// The model a run exports, evaluated on the same photos, gives the epoch table's numbers:
 /// the export, the reload and `eval`'s pre-processing reproduce what the trainer validated.
 #[test]
@@ -388,7 +411,7 @@ fn card_names_every_run_and_the_evaluation() {
     let dir = tempfile::tempdir().unwrap();
     let data = imagewoof();
     let (first, second) = (dir.path().join("first"), dir.path().join("second"));
-    chained_runs(&first, &second, |args| args.extend(["--seed", "7"]));
+    chained_runs(&first, &second, |args| args.extend(["--seed", "7", "--keep", "last"]));
     let init = first.join("best.bpk");
 
     let (weights, eval) = (second.join("best.bpk"), dir.path().join("eval"));
@@ -421,7 +444,9 @@ fn card_names_every_run_and_the_evaluation() {
     assert_eq!(commands.len(), 2, "{card}");
     assert!(commands[0].contains("--seed 42") && !commands[0].contains("--init"), "{}", commands[0]);
     assert!(
-        commands[1].contains(&format!("--init {}", init.display())) && commands[1].contains("--seed 7"),
+        commands[1].contains(&format!("--init {}", init.display()))
+            && commands[1].contains("--seed 7")
+            && commands[1].contains("--keep last"),
         "{}",
         commands[1]
     );
@@ -429,9 +454,10 @@ fn card_names_every_run_and_the_evaluation() {
     assert_eq!(card.lines().filter(|l| l.starts_with("| unfrozen | 0 | ")).count(), 2, "{card}");
     assert_eq!(card.matches("threads, linux").count(), if cfg!(target_os = "linux") { 2 } else { 0 }, "{card}");
     assert!(!card.contains("not the 32x32 it last trained at"), "{card}");
-    // Both runs chose their best epoch on the first 4 val photos of each class; eval measured
-    // the first 2 of each.
-    assert_eq!(card.matches("20 of its 40 photos are among the 20 measured above").count(), 2, "{card}");
+    // The first run chose its best epoch on the first 4 val photos of each class, of which
+    // eval measured the first 2; the second kept its last epoch.
+    assert_eq!(card.matches("20 of its 40 photos are among the 20 measured above").count(), 1, "{card}");
+    assert_eq!(card.matches("It kept its last epoch: its validation photos").count(), 1, "{card}");
 
     // `export --size`: the metadata's input size, which `eval --size` tries first (the same
     // numbers), and which the card explains when it is not the training size.

@@ -18,7 +18,7 @@ use woofcam::weights::Precision;
 use crate::data::{Dataset, FolderOptions, Item};
 use crate::model_file::{metadata_path, read_metadata};
 use crate::train::metrics::clock;
-use crate::train::{TrainConfig, TrainingRecord};
+use crate::train::{Keep, TrainConfig, TrainingRecord};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -267,6 +267,9 @@ fn run_section(
     )?;
     let folder = recipe.data.join("val");
     match measured.and_then(|measured| shared_photos(recipe, measured)) {
+        _ if recipe.keep == Keep::Last => {
+            writeln!(w, "- It kept its last epoch: its validation photos (`{}`) chose nothing.\n", folder.display())?
+        }
         Some((0, total)) => writeln!(
             w,
             "- Its best epoch was chosen on `{}`: none of its {total} photos is among those measured above.\n",

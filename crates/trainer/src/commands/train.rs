@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 
 use crate::device::Backend;
-use crate::train::{DistillConfig, Phase, RunDir, RunState, Session, TrainConfig, fit};
+use crate::train::{DistillConfig, Keep, Phase, RunDir, RunState, Session, TrainConfig, fit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -64,6 +64,10 @@ pub struct Args {
     /// Softmax temperature of the distillation term.
     #[arg(long, default_value_t = 2.0)]
     distill_temperature: f64,
+    /// Which epoch's model `best.bpk` holds: `best` (fastai's recipe: the lowest valid
+    /// error rate, so the validation photos take part in choosing the model) or `last`.
+    #[arg(long, value_enum, default_value_t = Keep::Best)]
+    keep: Keep,
     /// Decides the initial weights, data order, augmentation and dropout.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -92,7 +96,7 @@ pub fn run(args: Args) -> Result<()> {
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let state = fit(run, state, Session { workers, stop_after: args.stop_after })?;
     if state.completed_epochs == state.config.total_epochs() {
-        println!("done; the best model is {}", args.out.join("best.bpk").display());
+        println!("done; the model kept is {}", args.out.join("best.bpk").display());
     }
     Ok(())
 }
@@ -138,6 +142,7 @@ fn config(args: &Args) -> Result<TrainConfig> {
             alpha: args.distill_alpha,
             temperature: args.distill_temperature,
         }),
+        keep: args.keep,
         seed: args.seed,
         backend: args.device,
     })
@@ -168,7 +173,7 @@ mod tests {
             "trainer train --data 'my data/imagewoof' --out x --pretrained resnet34.pth",
             "trainer train --data d --out x --resize 160 --size 128 --batch-size 64 --epochs 13 --lr 2e-3 --teacher t --seed 44 --init 'runs/a b/best.bpk'",
             "trainer train --data d --out x --arch resnet18 --frozen-epochs 3 --frozen-lr 3e-3 --epochs 0 --max-per-class 4 --distill-alpha 0.5 --distill-temperature 4 --teacher t",
-            "trainer train --data d --out x --epochs 1 --lr 1e-30",
+            "trainer train --data d --out x --epochs 1 --lr 1e-30 --keep last",
         ] {
             let recipe = parse(line);
             let command = recipe.command_line().expect("a recipe the command line made");

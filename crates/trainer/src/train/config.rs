@@ -22,6 +22,18 @@ impl Phase {
     }
 }
 
+/// Which epoch's model a run keeps as `best.bpk`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Keep {
+    /// The lowest valid error rate (fastai's `SaveModelCallback(monitor='error_rate')`): the
+    /// validation photos choose the model, so they no longer measure it independently.
+    #[default]
+    Best,
+    /// The last epoch, whatever the validation photos say: they only watch the run.
+    Last,
+}
+
 /// Soft targets from a teacher network (see [`crate::teacher`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistillConfig {
@@ -52,6 +64,9 @@ pub struct TrainConfig {
     pub init: Option<PathBuf>,
     pub phases: Vec<Phase>,
     pub distill: Option<DistillConfig>,
+    /// Runs saved before this option existed kept the best epoch.
+    #[serde(default)]
+    pub keep: Keep,
     /// Decides the initial weights, the data order, every augmentation and dropout.
     pub seed: u64,
     pub backend: Backend,
@@ -115,6 +130,9 @@ impl TrainConfig {
             arg("distill-alpha", distill.alpha.to_string());
             arg("distill-temperature", distill.temperature.to_string());
         }
+        if self.keep == Keep::Last {
+            arg("keep", "last".into());
+        }
         arg("seed", self.seed.to_string());
         arg("device", self.backend.name().into());
         Some(shlex::try_join(args.iter().map(String::as_str)).expect("no argument holds a NUL byte"))
@@ -138,6 +156,7 @@ mod tests {
             init: None,
             phases: vec![Phase { epochs: 2, lr: 1e-3, frozen: true }, Phase { epochs: 3, lr: 1e-4, frozen: false }],
             distill: None,
+            keep: Keep::Best,
             seed: 1,
             backend: Backend::Cpu,
         };

@@ -13,7 +13,7 @@ use woofcam::metadata::{ClassInfo, ModelMetadata};
 use woofcam::model::{HeadKind, ResNet};
 use woofcam::weights::{Precision, TorchLayout};
 
-use super::config::TrainConfig;
+use super::config::{Keep, TrainConfig};
 use super::freeze::{freeze, unfreeze};
 use super::loss::{Distillation, cross_entropy};
 use super::metrics::{EpochRecord, SmoothLoss, clock, table_header, table_row};
@@ -310,19 +310,23 @@ impl Learner {
         (Tensor::from_data(images, device), Tensor::from_data(labels, device))
     }
 
-    /// The epoch's checkpoint, and the best model when this epoch is the best so far.
+    /// The epoch's checkpoint, and the kept model when the recipe keeps this epoch: the best
+    /// so far or, with `--keep last`, every epoch in turn.
     fn save(&mut self, model: &ResNet, optimizer: &ModuleOptimizer) -> Result<()> {
         let index = self.state.history.len() - 1;
         let error_rate = self.state.history[index].error_rate;
-        let improved = self.state.best.as_ref().is_none_or(|best| error_rate < best.error_rate);
-        if improved {
+        let kept = match self.config.keep {
+            // fastai's SaveModelCallback(monitor='error_rate'): keep the best, not the last.
+            Keep::Best => self.state.best.as_ref().is_none_or(|best| error_rate < best.error_rate),
+            Keep::Last => true,
+        };
+        if kept {
             self.state.best = Some(Best { error_rate, record: index });
         }
         let mut meta = self.meta.clone();
         meta.training = Some(self.record());
-        if improved {
-            // fastai's SaveModelCallback(monitor='error_rate'): keep the best, not the last.
-            crate::model_file::save(model, &meta, &self.run.best_model()).context("cannot save the best model")?;
+        if kept {
+            crate::model_file::save(model, &meta, &self.run.best_model()).context("cannot save the kept model")?;
         }
         self.run.save_checkpoint(model, &meta, optimizer, &mut self.state)
     }
@@ -360,8 +364,12 @@ impl Learner {
         let time = clock(std::time::Duration::from_secs_f64(self.state.seconds));
         if let Some(best) = &self.state.best {
             let record = &self.state.history[best.record];
+            let which = match self.config.keep {
+                Keep::Best => "best",
+                Keep::Last => "last",
+            };
             println!(
-                "\n{done}/{total} epochs in {time}; best error_rate {:.6} (accuracy {:.4}) at {} epoch {}, saved as {}",
+                "\n{done}/{total} epochs in {time}; {which} error_rate {:.6} (accuracy {:.4}) at {} epoch {}, saved as {}",
                 record.error_rate,
                 record.accuracy,
                 record.phase,

@@ -2,7 +2,7 @@
 //!
 //! - [`config`]: the recipe (phases of frozen/unfrozen epochs, sizes, seed), saved with the run;
 //! - [`fit`]: the loop: augmented batches, Ranger steps on the flat-cos schedule, validation,
-//!   the epoch table, best and per-epoch checkpoints;
+//!   the epoch table, the kept model (best or last epoch) and per-epoch checkpoints;
 //! - [`schedule`], [`loss`], [`freeze`], [`metrics`], [`progress`]: its parts;
 //! - [`run_dir`]: the run folder that makes `--resume` continue exactly;
 //! - [`record`]: the training record the model's metadata carries.
@@ -17,7 +17,7 @@ pub mod record;
 pub mod run_dir;
 pub mod schedule;
 
-pub use config::{DistillConfig, Phase, TrainConfig};
+pub use config::{DistillConfig, Keep, Phase, TrainConfig};
 pub use fit::{Session, fit};
 pub use record::TrainingRecord;
 pub use run_dir::{RunDir, RunState};

@@ -49,7 +49,8 @@ impl Host {
     }
 }
 
-/// The epoch whose model the run kept (the lowest valid error rate).
+/// The epoch whose model the run kept (the lowest valid error rate, or the last epoch with
+/// `--keep last`: the recipe says which).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BestEpoch {
     pub error_rate: f64,

@@ -5,7 +5,7 @@
 //! RUN/epoch-007/        the model (model.bpk + model.json) and optimiser state (optim.bpk)
 //!                       after the 7th completed epoch; the previous one is removed once
 //!                       run.json points here
-//! RUN/best.bpk, .json   the model with the lowest valid error rate so far
+//! RUN/best.bpk, .json   the model kept so far: the lowest valid error rate, or the last epoch
 //! ```
 //!
 //! Each epoch's checkpoint goes to a new folder, and `run.json` is replaced atomically only
@@ -46,7 +46,7 @@ pub struct RunState {
     pub started_from: Option<serde_json::Value>,
 }
 
-/// The epoch whose model is `best.bpk`.
+/// The epoch whose model is `best.bpk` (see [`crate::train::Keep`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Best {
     pub error_rate: f64,

@@ -266,10 +266,38 @@ fn run_section(
         clock(Duration::from_secs_f64(run.training_seconds))
     )?;
     let folder = recipe.data.join("val");
+    if recipe.keep == Keep::Last {
+        writeln!(w, "- It kept its last epoch: its validation photos (`{}`) chose nothing.\n", folder.display())?;
+    } else {
+        best_epoch_choice(w, recipe, &folder, eval, measured)?;
+    }
+    writeln!(w, "| phase | epoch | train_loss | valid_loss | error_rate | time |\n|---|---|---|---|---|---|")?;
+    for e in &run.history {
+        writeln!(
+            w,
+            "| {} | {} | {:.6} | {:.6} | {:.6} | {} |",
+            e.phase,
+            e.epoch,
+            e.train_loss,
+            e.valid_loss,
+            e.error_rate,
+            clock(Duration::from_secs_f64(e.seconds))
+        )?;
+    }
+    writeln!(w)?;
+    Ok(())
+}
+
+/// Where a run that kept its best epoch chose it, and how many of those photos `eval`
+/// measured (`measured`: [`measured_photos`]).
+fn best_epoch_choice(
+    w: &mut String,
+    recipe: &TrainConfig,
+    folder: &Path,
+    eval: &Evaluation,
+    measured: Option<&HashSet<PhotoKey>>,
+) -> Result<()> {
     match measured.and_then(|measured| shared_photos(recipe, measured)) {
-        _ if recipe.keep == Keep::Last => {
-            writeln!(w, "- It kept its last epoch: its validation photos (`{}`) chose nothing.\n", folder.display())?
-        }
         Some((0, total)) => writeln!(
             w,
             "- Its best epoch was chosen on `{}`: none of its {total} photos is among those measured above.\n",
@@ -290,24 +318,9 @@ fn run_section(
             folder.display()
         )?,
     }
-    writeln!(w, "| phase | epoch | train_loss | valid_loss | error_rate | time |\n|---|---|---|---|---|---|")?;
-    for e in &run.history {
-        writeln!(
-            w,
-            "| {} | {} | {:.6} | {:.6} | {:.6} | {} |",
-            e.phase,
-            e.epoch,
-            e.train_loss,
-            e.valid_loss,
-            e.error_rate,
-            clock(Duration::from_secs_f64(e.seconds))
-        )?;
-    }
-    writeln!(w)?;
     Ok(())
 }
 
-/// "1 epoch", "3 epochs".
 /// A photo by class folder and file name: how a run's validation folder and the folder
 /// `eval` measured are compared (one may hold links to, or copies of, the other's photos).
 type PhotoKey = (String, String);
@@ -334,6 +347,7 @@ fn shared_photos(recipe: &TrainConfig, measured: &HashSet<PhotoKey>) -> Option<(
     Some((shared, validation.len()))
 }
 
+/// "1 epoch", "3 epochs".
 fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

@@ -34,6 +34,16 @@ pub enum Keep {
     Last,
 }
 
+impl Keep {
+    /// As `--keep` and the recipe spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Keep::Best => "best",
+            Keep::Last => "last",
+        }
+    }
+}
+
 /// Soft targets from a teacher network (see [`crate::teacher`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistillConfig {
@@ -131,7 +141,7 @@ impl TrainConfig {
             arg("distill-temperature", distill.temperature.to_string());
         }
         if self.keep == Keep::Last {
-            arg("keep", "last".into());
+            arg("keep", self.keep.name().into());
         }
         arg("seed", self.seed.to_string());
         arg("device", self.backend.name().into());
@@ -163,5 +173,14 @@ mod tests {
         assert_eq!(config.total_epochs(), 5);
         let located: Vec<_> = (0..6).map(|e| config.locate(e)).collect();
         assert_eq!(located, [Some((0, 0)), Some((0, 1)), Some((1, 0)), Some((1, 1)), Some((1, 2)), None]);
+    }
+
+    #[test]
+    fn keep_names_are_the_flag_and_recipe_spellings() {
+        use clap::ValueEnum;
+        for keep in Keep::value_variants() {
+            assert_eq!(keep.to_possible_value().unwrap().get_name(), keep.name());
+            assert_eq!(serde_json::to_string(keep).unwrap(), format!("\"{}\"", keep.name()));
+        }
     }
 }

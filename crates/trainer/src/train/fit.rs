@@ -364,10 +364,7 @@ impl Learner {
         let time = clock(std::time::Duration::from_secs_f64(self.state.seconds));
         if let Some(best) = &self.state.best {
             let record = &self.state.history[best.record];
-            let which = match self.config.keep {
-                Keep::Best => "best",
-                Keep::Last => "last",
-            };
+            let which = self.config.keep.name();
             println!(
                 "\n{done}/{total} epochs in {time}; {which} error_rate {:.6} (accuracy {:.4}) at {} epoch {}, saved as {}",
                 record.error_rate,

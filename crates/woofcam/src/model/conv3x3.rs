@@ -1,6 +1,6 @@
 //! The convolution inside a ResNet block (3x3, stride 1, padding 1, no bias) as a Burn
 //! operation of its own, so that the CPU backend can run it by Winograd's algorithm
-//! ([`super::winograd`], about half the arithmetic of Burn's im2col + GEMM) while GPU
+//! ([`super::winograd`], a half to a quarter of the arithmetic of Burn's im2col + GEMM) while GPU
 //! backends keep Burn's convolution.
 //!
 //! Under autodiff the input's gradient is the same kind of convolution (of the output

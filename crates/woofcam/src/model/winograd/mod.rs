@@ -27,8 +27,8 @@ use super::parallel::{SharedMut, for_each_chunk, for_each_index};
 /// `[batch, channels, height, width]` of a row-major (NCHW) tensor.
 pub type Dims = [usize; 4];
 
-/// Filters transformed together in SIMD lanes, and the output channels of a block in a
-/// photo's convolutions: the row count of the `gemm` crate's f32 micro-kernel on x86 (AVX2).
+/// Filters transformed together in SIMD lanes, and the output channels of a block
+/// ([`Layout::Blocks`]): the row count of the `gemm` crate's f32 micro-kernel on x86 (AVX2).
 const LANES: usize = 16;
 
 /// F(4x4) tiles from which a convolution, or its filters' gradient, runs F(4x4) rather than

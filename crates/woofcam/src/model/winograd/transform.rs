@@ -5,7 +5,7 @@
 //! Tiles are transformed [`CHUNK`] at a time, across the whole batch: each tile's window is
 //! first gathered into `[pixel of the window][tile]` vectors, and the matrices then combine
 //! whole vectors element-wise, in SIMD lanes. (Rows of tiles would be too short: a 128 px
-//! training photo's last layer is a single F(4x4) tile wide.)
+//! training photo's last stage is a single F(4x4) tile wide.)
 
 use super::algorithm::Algorithm;
 use super::{Dims, Filters, Grid, LANES, Products, SharedMut};
@@ -59,9 +59,9 @@ fn combine<const K: usize>(weights: &[f32; K], rows: [&[f32]; K], out: &mut [f32
     }
 }
 
-/// `X Y^T` for `K x K` matrices whose elements are `len`-long vectors, `x` and `out`
-/// row-major (`[row][column][lane]`) and `y` given by its rows: the two-sided transforms
-/// are `left (d right^T)` in these terms, one side at a time.
+/// `X Y^T` for `x` (`rows x K`, elements `len`-long vectors, `[row][column][lane]`) and `y`
+/// (`R x K`, numbers), written into `out` (`rows x R`, laid out as `x`): the right-hand
+/// factor of a two-sided transform, `(L d) R^T`.
 fn times_transpose<const K: usize, const R: usize>(x: &[f32], y: &[[f32; K]; R], len: usize, out: &mut [f32]) {
     for (row, out) in x.chunks_exact(K * len).zip(out.chunks_exact_mut(R * len)) {
         let columns = std::array::from_fn(|k| &row[k * len..][..len]);
@@ -71,7 +71,8 @@ fn times_transpose<const K: usize, const R: usize>(x: &[f32], y: &[[f32; K]; R],
     }
 }
 
-/// `Y X` for `y` (`R x K`) and `x` (`K x C`, elements `len`-long vectors, `[row][column][lane]`).
+/// `Y X` for `y` (`R x K`, numbers) and `x` (`K x columns`, elements `len`-long vectors,
+/// `[row][column][lane]`), written into `out` (`R x columns`, laid out as `x`).
 fn left_times<const K: usize, const R: usize>(
     y: &[[f32; K]; R],
     x: &[f32],

@@ -489,10 +489,49 @@ fn card_names_every_run_and_the_evaluation() {
         assert_eq!(tried[key], measured[key], "{key}");
     }
     assert_eq!(measured["input_size"], serde_json::json!([48, 48]));
-    ok(&["card", "--weights", exported.to_str().unwrap(), "--eval", exported_eval.to_str().unwrap()]);
+    // A cat (`--outside`): the card gives the top three that `trainer explain` prints for it;
+    // `--notes` adds a section.
+    let cat = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/photos/chelsea.png");
+    let notes = dir.path().join("notes.md");
+    std::fs::write(&notes, "Epochs 0-3 ran on one build, the rest on another.\n").unwrap();
+    let (exported_arg, cat_arg) = (exported.to_str().unwrap(), cat.to_str().unwrap());
+    ok(&[
+        "card",
+        "--weights",
+        exported_arg,
+        "--eval",
+        exported_eval.to_str().unwrap(),
+        "--outside",
+        cat_arg,
+        "--notes",
+        notes.to_str().unwrap(),
+    ]);
     let card = std::fs::read_to_string(exported.with_file_name("MODEL_CARD.md")).unwrap();
     assert!(card.contains("It runs at 48x48, not the 32x32 it last trained at"), "{card}");
     assert!(card.contains("resized to 48x48"), "{card}");
+    let explained = ok(&[
+        "explain",
+        cat_arg,
+        "--weights",
+        exported_arg,
+        "--method",
+        "gradcam",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    // "  1. Beagle                  12.34%" -> "Beagle 12.3%"
+    let top: Vec<String> = explained
+        .lines()
+        .filter_map(|l| l.trim().split_once(". "))
+        .filter_map(|(_, rest)| {
+            rest.rsplit_once(' ').map(|(name, p)| (name.trim().to_string(), p.trim_end_matches('%')))
+        })
+        .filter_map(|(name, p)| p.parse::<f64>().ok().map(|p| format!("{name} {p:.1}%")))
+        .take(3)
+        .collect();
+    assert_eq!(top.len(), 3, "{explained}");
+    assert!(card.contains(&format!("| `{cat_arg}` | {} |", top.join(", "))), "{top:?} not in\n{card}");
+    assert!(card.trim_end().ends_with("## Notes\n\nEpochs 0-3 ran on one build, the rest on another."), "{card}");
 
     let untrained = dir.path().join("untrained.bpk");
     ok(&["init", "--out", untrained.to_str().unwrap(), "--size", "32"]);

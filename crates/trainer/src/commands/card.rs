@@ -2,7 +2,8 @@
 //! and its evaluation recorded rather than by hand: accuracy and per-class accuracy with the
 //! confusion matrix (a `trainer eval` folder), and every training run behind the model with
 //! the command that starts it, its epoch table and its time (the model's training record,
-//! `--init` runs included), then the data and the model's limits.
+//! `--init` runs included), then the data and the model's limits, with what it answers for
+//! photos of none of its breeds (`--outside`).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -10,13 +11,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use burn::tensor::Tensor;
 use serde::Deserialize;
+use woofcam::explain::{Request, Target, explain};
+use woofcam::image::{DecodeLimits, Fit, decode};
 use woofcam::metadata::{ClassInfo, ModelMetadata};
 use woofcam::model::HeadKind;
 use woofcam::weights::Precision;
 
 use crate::data::{Dataset, FolderOptions, Item};
-use crate::model_file::{metadata_path, read_metadata};
+use crate::device::Backend;
+use crate::model_file::{load, metadata_path, read_metadata};
 use crate::train::metrics::clock;
 use crate::train::{Keep, TrainConfig, TrainingRecord};
 
@@ -31,6 +36,14 @@ pub struct Args {
     /// The card to write; the confusion matrix goes beside it [default: MODEL_CARD.md beside the weights].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// A photo of none of the model's breeds (a cat, say; repeatable): the card's limitations
+    /// give the model's answer for it, as the viewer would show it.
+    #[arg(long, value_name = "PHOTO")]
+    outside: Vec<PathBuf>,
+    /// Markdown to add as the card's last section, "Notes": what the training records cannot
+    /// say (which trainer builds ran which epochs, say).
+    #[arg(long, value_name = "FILE")]
+    notes: Option<PathBuf>,
 }
 
 /// What the card reads of `trainer eval`'s eval.json.
@@ -66,6 +79,12 @@ struct Confusion {
 /// The confusion matrix's file name, beside the card.
 const MATRIX: &str = "confusion_matrix.png";
 
+/// What the model answers for a photo of none of its breeds: its most probable classes.
+struct OutsideAnswer {
+    photo: PathBuf,
+    top: Vec<(String, f32)>,
+}
+
 pub fn run(args: Args) -> Result<()> {
     let meta = read_metadata(&args.weights)?;
     let record = TrainingRecord::from_metadata(meta.training.as_ref())
@@ -82,8 +101,16 @@ pub fn run(args: Args) -> Result<()> {
             args.weights.display()
         );
     }
+    let notes = match &args.notes {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?),
+        None => None,
+    };
+    let outside = answer_outside(&args.weights, &args.outside)?;
     let out = args.out.unwrap_or_else(|| args.weights.with_file_name("MODEL_CARD.md"));
-    let card = card(&args.weights, &meta, &record, &eval)?;
+    let mut card = card(&args.weights, &meta, &record, &eval, &outside)?;
+    if let Some(notes) = notes {
+        write!(card, "\n## Notes\n\n{}\n", notes.trim_end())?;
+    }
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -95,7 +122,41 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Evaluation) -> Result<String> {
+/// The model's three most probable classes for each photo, from the whole photo squished to
+/// the input size, as the viewer feeds it.
+fn answer_outside(weights: &Path, photos: &[PathBuf]) -> Result<Vec<OutsideAnswer>> {
+    if photos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let device = Backend::Cpu.device()?;
+    let (model, meta) = load(weights, &device)?;
+    let names = meta.class_names();
+    photos
+        .iter()
+        .map(|photo| {
+            let bytes = std::fs::read(photo).with_context(|| format!("cannot read {}", photo.display()))?;
+            let decoded = decode(&bytes, DecodeLimits::default()).with_context(|| format!("{}", photo.display()))?;
+            let input = Tensor::from_data(meta.input(&decoded.rgb, Fit::Squish), &device);
+            let request = Request {
+                layer: model.default_layer().cut,
+                target: Target::Predicted,
+                gradcam: false,
+                guided_backprop: false,
+            };
+            let data = explain(&model, input, request)?.read()?;
+            let top = data.top_k(3).into_iter().map(|(class, p)| (names[class].clone(), p)).collect();
+            Ok(OutsideAnswer { photo: photo.clone(), top })
+        })
+        .collect()
+}
+
+fn card(
+    weights: &Path,
+    meta: &ModelMetadata,
+    record: &TrainingRecord,
+    eval: &Evaluation,
+    outside: &[OutsideAnswer],
+) -> Result<String> {
     let runs = record.chain()?;
     let file =
         |path: &Path| path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -193,7 +254,9 @@ fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Ev
         "- It knows only these {n} breeds and has no \"none of these\" class: every photo, a cat's, a \
          person's or another breed's, gets {n} probabilities that sum to 1, often with one of them \
          high. A confident answer is not evidence that the photo shows one of these dogs.\n\
-         - It looks at a centre square of each photo, resized to {height}x{width}. It learnt from \
+         - The accuracy above is of a centre square of each photo resized to {height}x{width} \
+         (fastai's validation transform); the viewer squishes the whole photo to that size instead, \
+         so that nothing is cut off, which distorts photos far from square. It learnt from \
          photos of one dog each, mostly from the side or the front, as ImageNet photographers took \
          them; small, distant or partly hidden dogs, drawings and unusual angles are harder for it.\n\
          - Breeds that look alike are its most common mistakes (see the confusion matrix); mixed \
@@ -203,6 +266,17 @@ fn card(weights: &Path, meta: &ModelMetadata, record: &TrainingRecord, eval: &Ev
          (Adebayo et al., 2018).",
         n = meta.classes.len(),
     )?;
+    if !outside.is_empty() {
+        writeln!(
+            w,
+            "\nWhat it answers for photos of none of its breeds (the whole photo squished to {height}x{width}, \
+             as in the viewer):\n\n| Photo | Its three most probable breeds |\n|---|---|"
+        )?;
+        for answer in outside {
+            let top: Vec<String> = answer.top.iter().map(|(name, p)| format!("{name} {:.1}%", 100.0 * p)).collect();
+            writeln!(w, "| `{}` | {} |", answer.photo.display(), top.join(", "))?;
+        }
+    }
     Ok(md)
 }
 

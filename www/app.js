@@ -17,8 +17,8 @@ const METHOD_TITLES = {
 
 const ABOUT = {
   'gradcam': 'Grad-CAM weighs the chosen layer\'s feature maps by how much each raises the class score, ' +
-    'so bright regions hold the evidence for that class. It is coarse (the layer\'s own grid, 7x7 at layer4 ' +
-    'for a 224 px input) but class-specific: pick another class to see where its evidence lies.',
+    'so bright regions hold the evidence for that class. It is coarse (the layer\'s own grid: the Layer menu ' +
+    'gives each layer\'s size) but class-specific: pick another class to see where its evidence lies.',
   'guided-backprop': 'Guided Backprop shows which pixel edges the class score is most sensitive to, passing only ' +
     'positive gradients back through every ReLU. Beware: it looks almost the same for a network with random ' +
     'weights (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"), so it shows what the network can see, ' +

@@ -50,7 +50,10 @@ fn eval_prints_and_writes_matching_numbers_and_pictures() {
     let stdout = text(&output.stdout);
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "stdout: {stdout}\nstderr: {stderr}");
-    assert!(stdout.contains("evaluated 20 photos of val (2 per class at most), 0 skipped"), "{stdout}");
+    assert!(
+        stdout.contains("evaluated 20 photos of val (2 per class at most) (centre squares), 0 skipped"),
+        "{stdout}"
+    );
     // Progress goes to stderr, with a speed.
     assert!(stderr.contains("eval: batch 3/3, 20 photos,") && stderr.contains("images/s"), "{stderr}");
 
@@ -72,6 +75,7 @@ fn eval_prints_and_writes_matching_numbers_and_pictures() {
     let top = report["top_losses"].as_array().unwrap();
     assert_eq!(top.len(), 4);
     assert!(top[0]["loss"].as_f64().unwrap() >= top[3]["loss"].as_f64().unwrap());
+    assert_eq!(report["fit"], "crop");
     // The per-class table and the confused pairs are printed.
     assert!(stdout.contains("Samoyed") && stdout.contains("photos  correct  accuracy"), "{stdout}");
     if correct < 20 {
@@ -89,6 +93,65 @@ fn eval_prints_and_writes_matching_numbers_and_pictures() {
     assert_eq!(grid.dimensions(), (2 * 196 + 4, 2 * 228 + 4));
     let (count, inked) = colours(&grid);
     assert!(count > 100 && inked > 0.9, "the top-losses grid looks blank: {count} colours, {inked:.2} inked");
+}
+
+/// `--fit squish` measures what the viewer sees: a wide photo, evaluated squished, gets the
+/// probabilities `trainer explain` (which feeds photos as the viewer does) prints for it.
+#[test]
+fn eval_fit_squish_gives_the_viewers_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = model(dir.path());
+    let [train, folder] = ["train", "val"].map(|split| dir.path().join("woof").join(split).join("n02111889"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::create_dir_all(&train).unwrap();
+    // Three times as wide as high: a centre square would keep only its middle third.
+    let samoyed = image::open(samoyed()).unwrap().to_rgb8();
+    let wide = folder.join("wide.png");
+    image::imageops::resize(&samoyed, 192, 64, image::imageops::FilterType::Triangle).save(&wide).unwrap();
+    std::fs::copy(&wide, train.join("wide.png")).unwrap();
+    let eval = |fit: &str| {
+        let out = dir.path().join(fit);
+        let data = dir.path().join("woof");
+        let stdout = ok(&[
+            "eval",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--fit",
+            fit,
+            "--top-losses",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap();
+        (stdout, report)
+    };
+    let (stdout, squished) = eval("squish");
+    assert!(stdout.contains("evaluated 1 photos of val (whole photos squished)"), "{stdout}");
+    assert_eq!(squished["fit"], "squish");
+    let top = &squished["top_losses"][0];
+    let (predicted, probability) = (top["predicted"].as_str().unwrap(), top["probability"].as_f64().unwrap());
+
+    let explained = ok(&[
+        "explain",
+        wide.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+        "--fit",
+        "squish",
+        "--out",
+        dir.path().join("explained").to_str().unwrap(),
+    ]);
+    let first = explained.lines().find(|l| l.trim_start().starts_with("1. ")).expect("a top-1 line");
+    let percent: f64 = first.trim_end().trim_end_matches('%').rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(first.contains(predicted), "explain: {first}, eval: {predicted}");
+    assert!((100.0 * probability - percent).abs() <= 0.006, "explain {percent}%, eval {probability}");
+
+    // The centre square is another picture of the dog, with its own answer.
+    let (_, cropped) = eval("crop");
+    assert_ne!(cropped["loss"], squished["loss"]);
 }
 
 #[test]

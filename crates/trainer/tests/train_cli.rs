@@ -440,6 +440,8 @@ fn card_names_every_run_and_the_evaluation() {
         assert!(card.contains(&row), "no row {row} in\n{card}");
     }
     assert!(card.contains("2 runs, 2 epochs"), "{card}");
+    assert!(card.contains("the viewer squishes the whole photo to that size instead"), "{card}");
+    assert!(card.contains("(not measured for this card)"), "{card}");
     let commands: Vec<&str> = card.lines().filter(|l| l.starts_with("trainer train ")).collect();
     assert_eq!(commands.len(), 2, "{card}");
     assert!(commands[0].contains("--seed 42") && !commands[0].contains("--init"), "{}", commands[0]);
@@ -489,6 +491,18 @@ fn card_names_every_run_and_the_evaluation() {
         assert_eq!(tried[key], measured[key], "{key}");
     }
     assert_eq!(measured["input_size"], serde_json::json!([48, 48]));
+    // A second evaluation, the viewer's way (`--fit squish`), is quoted beside the first; one of
+    // other photos is refused.
+    let (squished, fewer) = (dir.path().join("squished"), dir.path().join("fewer"));
+    ok(&[
+        &evaluation[..],
+        &["--limit-per-class", "2", "--fit", "squish", "--top-losses", "0"],
+        &["--out", squished.to_str().unwrap()],
+    ]
+    .concat());
+    ok(&[&evaluation[..], &["--limit-per-class", "1", "--top-losses", "0", "--out", fewer.to_str().unwrap()]].concat());
+    let viewer = read(&squished);
+    let viewer_percent = 100.0 * viewer["accuracy"].as_f64().unwrap();
     // A cat (`--outside`): the card gives the top three that `trainer explain` prints for it;
     // `--notes` adds a section.
     let cat = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/photos/chelsea.png");
@@ -501,6 +515,8 @@ fn card_names_every_run_and_the_evaluation() {
         exported_arg,
         "--eval",
         exported_eval.to_str().unwrap(),
+        "--eval",
+        squished.to_str().unwrap(),
         "--outside",
         cat_arg,
         "--notes",
@@ -508,7 +524,23 @@ fn card_names_every_run_and_the_evaluation() {
     ]);
     let card = std::fs::read_to_string(exported.with_file_name("MODEL_CARD.md")).unwrap();
     assert!(card.contains("It runs at 48x48, not the 32x32 it last trained at"), "{card}");
-    assert!(card.contains("resized to 48x48"), "{card}");
+    assert!(card.contains("a centre square of each photo resized to 48x48"), "{card}");
+    let quoted = format!(
+        "From each whole photo squished to 48x48, as the viewer feeds it: **{viewer_percent:.1}%** ({} of 20, `--fit squish`).",
+        viewer["correct"]
+    );
+    assert!(card.contains(&quoted), "no {quoted} in\n{card}");
+    assert!(card.contains(&format!("which measured {viewer_percent:.1}% on the same photos")), "{card}");
+    let stderr = fails(&[
+        "card",
+        "--weights",
+        exported_arg,
+        "--eval",
+        exported_eval.to_str().unwrap(),
+        "--eval",
+        fewer.to_str().unwrap(),
+    ]);
+    assert!(stderr.contains("measured other photos than"), "{stderr}");
     let explained = ok(&[
         "explain",
         cat_arg,

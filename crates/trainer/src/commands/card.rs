@@ -19,7 +19,7 @@ use woofcam::metadata::{ClassInfo, ModelMetadata};
 use woofcam::model::HeadKind;
 use woofcam::weights::Precision;
 
-use crate::data::{Dataset, FolderOptions, Item};
+use crate::data::{Dataset, FolderOptions, Item, ResizeMethod};
 use crate::device::Backend;
 use crate::model_file::{load, metadata_path, read_metadata};
 use crate::train::metrics::clock;
@@ -30,9 +30,12 @@ pub struct Args {
     /// The model (`NAME.bpk`, with `NAME.json` beside it), as `trainer train` or `export` wrote it.
     #[arg(long)]
     weights: PathBuf,
-    /// The folder `trainer eval --weights NAME.bpk` wrote (eval.json, confusion_matrix.png).
-    #[arg(long)]
-    eval: PathBuf,
+    /// A folder `trainer eval --weights NAME.bpk` wrote (eval.json, confusion_matrix.png).
+    /// Repeatable: the first gives the card's accuracy, per-class table and confusion matrix;
+    /// each other one (`eval --fit squish`, the viewer's way) adds its accuracy on the same
+    /// photos beside it.
+    #[arg(long, required = true)]
+    eval: Vec<PathBuf>,
     /// The card to write; the confusion matrix goes beside it [default: MODEL_CARD.md beside the weights].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -56,6 +59,9 @@ struct Evaluation {
     split: String,
     limit_per_class: Option<usize>,
     input_size: [usize; 2],
+    /// Absent from eval.json files written before `--fit` existed, which all cropped.
+    #[serde(default)]
+    fit: ResizeMethod,
     classes: Vec<ClassInfo>,
     per_class: Vec<ClassAccuracy>,
     most_confused: Vec<Confusion>,
@@ -89,17 +95,16 @@ pub fn run(args: Args) -> Result<()> {
     let meta = read_metadata(&args.weights)?;
     let record = TrainingRecord::from_metadata(meta.training.as_ref())
         .with_context(|| format!("{} cannot have a card", metadata_path(&args.weights).display()))?;
-    let eval_path = args.eval.join("eval.json");
-    let text = std::fs::read_to_string(&eval_path)
-        .with_context(|| format!("cannot read {} (run `trainer eval --out` there first)", eval_path.display()))?;
-    let eval: Evaluation =
-        serde_json::from_str(&text).with_context(|| format!("{} is not eval.json", eval_path.display()))?;
-    if eval.classes != meta.classes || eval.input_size != meta.input_size {
-        bail!(
-            "{} evaluated another model (other classes or input size) than {}",
-            eval_path.display(),
-            args.weights.display()
-        );
+    let evals = args.eval.iter().map(|dir| read_evaluation(dir, &meta, &args.weights)).collect::<Result<Vec<_>>>()?;
+    let (eval, others) = evals.split_first().context("--eval is required")?;
+    for (other, dir) in others.iter().zip(&args.eval[1..]) {
+        if (&other.data, &other.split, other.limit_per_class) != (&eval.data, &eval.split, eval.limit_per_class) {
+            bail!(
+                "{} measured other photos than {} (data folder, split or --limit-per-class differ)",
+                dir.display(),
+                args.eval[0].display()
+            );
+        }
     }
     let notes = match &args.notes {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?),
@@ -107,7 +112,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let outside = answer_outside(&args.weights, &args.outside)?;
     let out = args.out.unwrap_or_else(|| args.weights.with_file_name("MODEL_CARD.md"));
-    let mut card = card(&args.weights, &meta, &record, &eval, &outside)?;
+    let mut card = card(&args.weights, &meta, &record, eval, others, &outside)?;
     if let Some(notes) = notes {
         write!(card, "\n## Notes\n\n{}\n", notes.trim_end())?;
     }
@@ -116,10 +121,62 @@ pub fn run(args: Args) -> Result<()> {
     }
     std::fs::write(&out, card).with_context(|| format!("cannot write {}", out.display()))?;
     let matrix = out.with_file_name(MATRIX);
-    std::fs::copy(args.eval.join(MATRIX), &matrix)
-        .with_context(|| format!("cannot copy {} to {}", args.eval.join(MATRIX).display(), matrix.display()))?;
+    let source = args.eval[0].join(MATRIX);
+    std::fs::copy(&source, &matrix)
+        .with_context(|| format!("cannot copy {} to {}", source.display(), matrix.display()))?;
     println!("wrote {} and {}", out.display(), matrix.display());
     Ok(())
+}
+
+/// `DIR/eval.json`, checked to be an evaluation of the model the card is for.
+fn read_evaluation(dir: &Path, meta: &ModelMetadata, weights: &Path) -> Result<Evaluation> {
+    let path = dir.join("eval.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {} (run `trainer eval --out` there first)", path.display()))?;
+    let eval: Evaluation =
+        serde_json::from_str(&text).with_context(|| format!("{} is not eval.json", path.display()))?;
+    if eval.classes != meta.classes || eval.input_size != meta.input_size {
+        bail!("{} evaluated another model (other classes or input size) than {}", path.display(), weights.display());
+    }
+    Ok(eval)
+}
+
+/// How `eval` brought each photo to the network's input, as a phrase.
+fn fit_phrase(fit: ResizeMethod, height: usize, width: usize) -> String {
+    match fit {
+        ResizeMethod::Crop => {
+            format!("a centre square of each photo resized to {height}x{width} (fastai's validation transform)")
+        }
+        ResizeMethod::Squish => format!("each whole photo squished to {height}x{width}, as the viewer feeds it"),
+    }
+}
+
+/// How the measured accuracy relates to what a viewer user gets: the viewer squishes the
+/// whole photo so that nothing is cut off, which training's centre squares never do.
+fn viewer_caveat(eval: &Evaluation, others: &[Evaluation], height: usize, width: usize) -> String {
+    if eval.fit == ResizeMethod::Squish {
+        return format!(
+            "The accuracy above is of {}; that distorts photos far from square.",
+            fit_phrase(eval.fit, height, width)
+        );
+    }
+    let measured = others.iter().find(|e| e.fit == ResizeMethod::Squish).map_or_else(
+        || " (not measured for this card)".to_string(),
+        |e| format!(", which measured {:.1}% on the same photos", 100.0 * e.accuracy),
+    );
+    format!(
+        "The accuracy above is of {}; the viewer squishes the whole photo to that size instead, so \
+         that nothing is cut off, which distorts photos far from square{measured}.",
+        fit_phrase(eval.fit, height, width)
+    )
+}
+
+/// `eval --fit`'s value for `fit`.
+fn fit_name(fit: ResizeMethod) -> &'static str {
+    match fit {
+        ResizeMethod::Crop => "crop",
+        ResizeMethod::Squish => "squish",
+    }
 }
 
 /// The model's three most probable classes for each photo, from the whole photo squished to
@@ -155,6 +212,7 @@ fn card(
     meta: &ModelMetadata,
     record: &TrainingRecord,
     eval: &Evaluation,
+    others: &[Evaluation],
     outside: &[OutsideAnswer],
 ) -> Result<String> {
     let runs = record.chain()?;
@@ -186,16 +244,32 @@ fn card(
     let subset = eval.limit_per_class.map_or_else(String::new, |n| format!(", the first {n} photos of each class"));
     writeln!(
         w,
-        "**{:.1}%** top-1: {} of {} photos of the `{}` split of `{}`{subset}, none of them seen in training. \
-         Measured by `trainer eval --weights {} --data {}`.\n",
+        "**{:.1}%** top-1: {} of {} photos of the `{}` split of `{}`{subset}, none of them seen in training, \
+         from {}. Measured by `trainer eval --weights {} --data {}{}`.\n",
         100.0 * eval.accuracy,
         eval.correct,
         eval.images,
         eval.split,
         eval.data.display(),
+        fit_phrase(eval.fit, height, width),
         file(weights),
         eval.data.display(),
+        match eval.fit {
+            ResizeMethod::Crop => String::new(),
+            fit => format!(" --fit {}", fit_name(fit)),
+        },
     )?;
+    for other in others {
+        writeln!(
+            w,
+            "From {}: **{:.1}%** ({} of {}, `--fit {}`).\n",
+            fit_phrase(other.fit, height, width),
+            100.0 * other.accuracy,
+            other.correct,
+            other.images,
+            fit_name(other.fit),
+        )?;
+    }
     writeln!(w, "| Breed | Synset | Accuracy | Photos |\n|---|---|---|---|")?;
     for class in &eval.per_class {
         writeln!(w, "| {} | {} | {:.1}% | {} |", class.name, class.id, 100.0 * class.accuracy, class.images)?;
@@ -254,9 +328,7 @@ fn card(
         "- It knows only these {n} breeds and has no \"none of these\" class: every photo, a cat's, a \
          person's or another breed's, gets {n} probabilities that sum to 1, often with one of them \
          high. A confident answer is not evidence that the photo shows one of these dogs.\n\
-         - The accuracy above is of a centre square of each photo resized to {height}x{width} \
-         (fastai's validation transform); the viewer squishes the whole photo to that size instead, \
-         so that nothing is cut off, which distorts photos far from square. It learnt from \
+         - {viewer} It learnt from \
          photos of one dog each, mostly from the side or the front, as ImageNet photographers took \
          them; small, distant or partly hidden dogs, drawings and unusual angles are harder for it.\n\
          - Breeds that look alike are its most common mistakes (see the confusion matrix); mixed \
@@ -265,6 +337,7 @@ fn card(
          that breed; Guided Backprop looks like an edge detector even for an untrained network \
          (Adebayo et al., 2018).",
         n = meta.classes.len(),
+        viewer = viewer_caveat(eval, others, height, width),
     )?;
     if !outside.is_empty() {
         writeln!(

@@ -5,7 +5,8 @@
 //! model card).
 //!
 //! Photos go through the data pipeline's validation transform: fastai's `Resize(resize)`
-//! (centre crop of the largest square) and a resize to the model's input size, normalised
+//! (centre crop of the largest square, or with `--fit squish` the whole photo stretched
+//! to a square as the viewer feeds it) and a resize to the model's input size, normalised
 //! with the model's statistics.
 
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use woofcam::image::{Colormap, DecodeLimits, colorize, decode, overlay, to_chw};
 use woofcam::metadata::ModelMetadata;
 use woofcam::model::ResNet;
 
-use crate::data::{Dataset, FolderOptions, Item, Split, SplitMix64, Transform};
+use crate::data::{Dataset, FolderOptions, Item, ResizeMethod, Split, SplitMix64, Transform};
 use crate::device::Backend;
 use crate::interpret::plot::{self, Captioned};
 use crate::interpret::{Interpretation, Prediction, model_labels, run_batches};
@@ -57,6 +58,11 @@ pub struct Args {
     /// the model's input size.
     #[arg(long, value_parser = clap::value_parser!(u32).range(8..=2048))]
     resize: Option<u32>,
+    /// How a photo becomes a square: `crop`, its centre square (fastai's validation
+    /// transform, what training validated on), or `squish`, the whole photo stretched, as the
+    /// viewer feeds it (the accuracy a viewer user sees).
+    #[arg(long, value_enum, default_value_t = ResizeMethod::Crop)]
+    fit: ResizeMethod,
     /// Input size (pixels, square) to run the network at instead of the model's own: to find
     /// the size to `trainer export --size` (a network trained on random crops is often most
     /// accurate at a larger input than it trained at).
@@ -103,6 +109,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let mut transform = Transform::new(resize, size);
     transform.normalization = meta.normalization;
+    transform.method = args.fit;
 
     let num_classes = meta.classes.len();
     let mut interp = Interpretation::new(&meta);
@@ -124,8 +131,12 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     let limit = args.limit_per_class.map(|n| format!(" ({n} per class at most)")).unwrap_or_default();
+    let fit = match args.fit {
+        ResizeMethod::Crop => "centre squares",
+        ResizeMethod::Squish => "whole photos squished",
+    };
     println!(
-        "evaluated {} photos of {split_name}{limit}, {} skipped, in {:.1} s ({:.1} images/s)",
+        "evaluated {} photos of {split_name}{limit} ({fit}), {} skipped, in {:.1} s ({:.1} images/s)",
         interp.total(),
         summary.skipped.len(),
         summary.seconds,
@@ -188,6 +199,7 @@ pub fn run(args: Args) -> Result<()> {
         "limit_per_class": args.limit_per_class,
         "input_size": meta.input_size,
         "resize": resize,
+        "fit": args.fit,
         "images": interp.total(),
         "skipped": summary.skipped.iter().map(|s| json!({"path": s.path.display().to_string(), "reason": s.reason})).collect::<Vec<_>>(),
         "correct": interp.correct(),

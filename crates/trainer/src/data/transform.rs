@@ -30,6 +30,19 @@ pub enum Split {
     Valid,
 }
 
+/// How `Resize` brings a photo to its square size: fastai's `ResizeMethod`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResizeMethod {
+    /// The largest square, at a random place on train and the centre on valid (fastai's
+    /// default, `ResizeMethod.Crop`).
+    #[default]
+    Crop,
+    /// The whole photo stretched to a square (`ResizeMethod.Squish`), as the viewer feeds
+    /// photos to the network so that the explanation covers every pixel the user sees.
+    Squish,
+}
+
 /// The batch augmentation's knobs, defaulting to fastai's `aug_transforms()`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Augment {
@@ -70,6 +83,8 @@ impl Default for Augment {
 pub struct Transform {
     /// The item transform's square size (`Resize(resize)`).
     pub resize: u32,
+    /// How the item transform reaches that square.
+    pub method: ResizeMethod,
     /// The batch transform's output size (`aug_transforms(size=size)`), the network input.
     pub size: u32,
     pub augment: Augment,
@@ -82,6 +97,7 @@ impl Transform {
     pub fn new(resize: u32, size: u32) -> Self {
         Self {
             resize: resize.max(2),
+            method: ResizeMethod::Crop,
             size: size.max(2),
             augment: Augment::default(),
             normalization: Normalization::IMAGENET,
@@ -99,7 +115,10 @@ impl Transform {
     /// from the photo rather than upsampled from the student's smaller image. Rendering at
     /// `[self.size]` takes the same random draws as [`Transform::image`].
     pub fn images(&self, photo: &RgbImage, split: Split, rng: &mut SplitMix64, sizes: &[u32]) -> Vec<RgbImage> {
-        let item = resize_crop(photo, self.resize, split, rng);
+        let item = match self.method {
+            ResizeMethod::Crop => resize_crop(photo, self.resize, split, rng),
+            ResizeMethod::Squish => resize(photo, self.resize, self.resize, Fit::Squish),
+        };
         let (coords, lighting) = match split {
             Split::Valid => (Warp::IDENTITY, None),
             Split::Train => {
@@ -373,6 +392,18 @@ mod tests {
         assert_eq!(out, expected);
         // Valid takes no randomness: any generator gives the same image.
         assert_eq!(out, t.image(&photo, Split::Valid, &mut SplitMix64::new(10)));
+    }
+
+    #[test]
+    fn squish_keeps_the_whole_photo_as_the_viewer_feeds_it() {
+        let photo = gradient(40, 30);
+        let mut t = Transform::new(24, 24);
+        t.method = ResizeMethod::Squish;
+        // The viewer's input (`ModelMetadata::input` with `Fit::Squish`) before normalisation.
+        let viewer = resize(&photo, 24, 24, Fit::Squish);
+        assert_eq!(t.image(&photo, Split::Valid, &mut SplitMix64::new(1)), viewer);
+        // Not fastai's centre square, which cuts the sides off.
+        assert_ne!(viewer, resize(&photo, 24, 24, Fit::CenterCrop));
     }
 
     #[test]

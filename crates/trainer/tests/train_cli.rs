@@ -509,19 +509,11 @@ fn card_names_every_run_and_the_evaluation() {
     let notes = dir.path().join("notes.md");
     std::fs::write(&notes, "Epochs 0-3 ran on one build, the rest on another.\n").unwrap();
     let (exported_arg, cat_arg) = (exported.to_str().unwrap(), cat.to_str().unwrap());
-    ok(&[
-        "card",
-        "--weights",
-        exported_arg,
-        "--eval",
-        exported_eval.to_str().unwrap(),
-        "--eval",
-        squished.to_str().unwrap(),
-        "--outside",
-        cat_arg,
-        "--notes",
-        notes.to_str().unwrap(),
-    ]);
+    // `card` with the centre-square evaluation first and another one of the same model.
+    let (first, squished_arg, fewer_arg) =
+        (exported_eval.to_str().unwrap(), squished.to_str().unwrap(), fewer.to_str().unwrap());
+    let card_with = |second| ["card", "--weights", exported_arg, "--eval", first, "--eval", second];
+    ok(&[&card_with(squished_arg)[..], &["--outside", cat_arg, "--notes", notes.to_str().unwrap()]].concat());
     let card = std::fs::read_to_string(exported.with_file_name("MODEL_CARD.md")).unwrap();
     assert!(card.contains("It runs at 48x48, not the 32x32 it last trained at"), "{card}");
     assert!(card.contains("a centre square of each photo resized to 48x48"), "{card}");
@@ -531,15 +523,7 @@ fn card_names_every_run_and_the_evaluation() {
     );
     assert!(card.contains(&quoted), "no {quoted} in\n{card}");
     assert!(card.contains(&format!("which measured {viewer_percent:.1}% on the same photos")), "{card}");
-    let stderr = fails(&[
-        "card",
-        "--weights",
-        exported_arg,
-        "--eval",
-        exported_eval.to_str().unwrap(),
-        "--eval",
-        fewer.to_str().unwrap(),
-    ]);
+    let stderr = fails(&card_with(fewer_arg));
     assert!(stderr.contains("measured other photos than"), "{stderr}");
     let explained = ok(&[
         "explain",

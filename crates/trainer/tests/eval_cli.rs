@@ -129,7 +129,7 @@ fn eval_fit_squish_gives_the_viewers_answer() {
         (stdout, report)
     };
     let (stdout, squished) = eval("squish");
-    assert!(stdout.contains("evaluated 1 photos of val (whole photos squished)"), "{stdout}");
+    assert!(stdout.contains("evaluated 1 photo of val (whole photos squished)"), "{stdout}");
     assert_eq!(squished["fit"], "squish");
     let top = &squished["top_losses"][0];
     let (predicted, probability) = (top["predicted"].as_str().unwrap(), top["probability"].as_f64().unwrap());

@@ -38,13 +38,21 @@ fn best_record(state: &Value) -> Value {
     state["history"][state["best"]["record"].as_u64().unwrap() as usize].clone()
 }
 
-/// `trainer eval` of `weights` on the photos a [`quick`] run validates on, with its
-/// validation transform; returns `eval.json`.
-fn eval_as_validated(weights: &Path, data: &str, out: &Path) -> Value {
+/// `trainer eval` of `weights` on the first `per_class` val photos of each class with a
+/// [`quick`] run's validation transform (such a run validates on 4); returns `eval.json`.
+fn eval_as_validated(weights: &Path, data: &str, per_class: &str, out: &Path) -> Value {
     #[rustfmt::skip]
-    ok(&["eval", "--weights", weights.to_str().unwrap(), "--data", data, "--limit-per-class", "4",
+    ok(&["eval", "--weights", weights.to_str().unwrap(), "--data", data, "--limit-per-class", per_class,
         "--resize", "40", "--top-losses", "0", "--out", out.to_str().unwrap()]);
     serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap()
+}
+
+/// An `eval.json` gives an epoch record's accuracy, and its valid_loss within `tolerance`
+/// (relative): the same photos, model and pre-processing as the trainer's validation.
+fn assert_reproduces(report: &Value, record: &Value, tolerance: f64) {
+    assert_eq!(report["accuracy"].as_f64(), record["accuracy"].as_f64(), "{report} vs {record}");
+    let (theirs, ours) = (record["valid_loss"].as_f64().unwrap(), report["loss"].as_f64().unwrap());
+    assert!((theirs - ours).abs() < tolerance * theirs, "valid_loss {theirs} in training, {ours} from eval");
 }
 
 #[test]
@@ -122,6 +130,25 @@ fn keep_last_keeps_the_last_epoch() {
     );
 }
 
+/// `--valid-per-class N` scores each epoch on the first N val photos of each class: `eval`
+/// of the epoch's model on exactly those photos gives the table's accuracy and loss, and the
+/// recipe records the option (so `--resume` and the model card's command keep it).
+#[test]
+fn valid_per_class_scores_each_epoch_on_the_first_photos_of_val() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, evaluated) = (dir.path().join("run"), dir.path().join("eval"));
+    let data = imagewoof();
+    let mut args = quick(data.to_str().unwrap(), out.to_str().unwrap(), "1");
+    args.extend(["--valid-per-class", "2"]);
+    ok(&args);
+    let state = run_state(&out);
+    assert_eq!(state["config"]["valid_per_class"], 2);
+    assert_eq!(state["config"]["max_per_class"], 4, "the train split keeps --max-per-class");
+    let report = eval_as_validated(&out.join("best.bpk"), data.to_str().unwrap(), "2", &evaluated);
+    assert_eq!(report["images"], 20);
+    assert_reproduces(&report, &best_record(&state), 1e-5);
+}
+
 /// The model a run exports, evaluated on the same photos, gives the epoch table's numbers:
 /// the export, the reload and `eval`'s pre-processing reproduce what the trainer validated.
 #[test]
@@ -135,13 +162,9 @@ fn the_exported_model_reproduces_the_trainers_validation() {
     #[rustfmt::skip]
     ok(&["export", "--weights", best.to_str().unwrap(), "--out", exported.to_str().unwrap(), "--data", data,
         "--precision", "f32", "--check-images", "10"]);
-    let report = eval_as_validated(&exported, data, &evaluated);
-
-    let record = best_record(&run_state(&out));
+    let report = eval_as_validated(&exported, data, "4", &evaluated);
     assert_eq!(report["images"], 40);
-    assert_eq!(report["accuracy"].as_f64(), record["accuracy"].as_f64(), "{report} vs {record}");
-    let (theirs, ours) = (record["valid_loss"].as_f64().unwrap(), report["loss"].as_f64().unwrap());
-    assert!((theirs - ours).abs() < 1e-5 * theirs, "valid_loss {theirs} in training, {ours} from the export");
+    assert_reproduces(&report, &best_record(&run_state(&out)), 1e-5);
 }
 
 /// The GPU backend (a build with `--features wgpu` or `wgpu-untuned`; Mesa's lavapipe runs it on the CPU): a
@@ -162,11 +185,9 @@ fn a_run_on_the_wgpu_backend_trains_and_its_model_evaluates_on_the_cpu() {
     assert_eq!(history.len(), 2);
     assert!(history.iter().all(|r| r["train_loss"].as_f64().unwrap().is_finite()), "{history:?}");
 
-    let report = eval_as_validated(&out.join("best.bpk"), data, &evaluated);
-    let record = best_record(&state);
-    assert_eq!(report["accuracy"].as_f64(), record["accuracy"].as_f64(), "{report} vs {record}");
-    let (theirs, ours) = (record["valid_loss"].as_f64().unwrap(), report["loss"].as_f64().unwrap());
-    assert!((theirs - ours).abs() < 1e-3 * theirs, "valid_loss {theirs} on wgpu, {ours} on the CPU");
+    // Trained and validated on wgpu, evaluated on the CPU: two backends' rounding.
+    let report = eval_as_validated(&out.join("best.bpk"), data, "4", &evaluated);
+    assert_reproduces(&report, &best_record(&state), 1e-3);
 }
 
 #[test]

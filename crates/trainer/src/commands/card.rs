@@ -19,6 +19,7 @@ use woofcam::metadata::{ClassInfo, ModelMetadata};
 use woofcam::model::HeadKind;
 use woofcam::weights::Precision;
 
+use super::count;
 use crate::data::{Dataset, FolderOptions, Item, ResizeMethod};
 use crate::device::Backend;
 use crate::model_file::{load, metadata_path, read_metadata};
@@ -480,7 +481,7 @@ fn photo_key(item: &Item) -> Option<PhotoKey> {
 /// The photos `eval` measured, listed once for every run's comparison; `None` when their
 /// folder cannot be listed here.
 fn measured_photos(eval: &Evaluation) -> Option<HashSet<PhotoKey>> {
-    let data = Dataset::from_folder(&eval.data, FolderOptions { max_per_class: eval.limit_per_class }).ok()?;
+    let data = Dataset::from_folder(&eval.data, FolderOptions::at_most(eval.limit_per_class)).ok()?;
     let items = if eval.split == "train" { data.train } else { data.valid };
     Some(items.iter().filter_map(photo_key).collect())
 }
@@ -488,13 +489,7 @@ fn measured_photos(eval: &Evaluation) -> Option<HashSet<PhotoKey>> {
 /// How many of a run's validation photos (which chose its best epoch) are among the
 /// `measured` ones, and how many it had; `None` when its folder cannot be listed here.
 fn shared_photos(recipe: &TrainConfig, measured: &HashSet<PhotoKey>) -> Option<(usize, usize)> {
-    let validation =
-        Dataset::from_folder(&recipe.data, FolderOptions { max_per_class: recipe.max_per_class }).ok()?.valid;
+    let validation = Dataset::from_folder(&recipe.data, recipe.folder_options()).ok()?.valid;
     let shared = validation.iter().filter_map(photo_key).filter(|k| measured.contains(k)).count();
     Some((shared, validation.len()))
-}
-
-/// "1 epoch", "3 epochs".
-fn count(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

@@ -20,6 +20,7 @@ use woofcam::image::{Colormap, DecodeLimits, colorize, decode, overlay, to_chw};
 use woofcam::metadata::ModelMetadata;
 use woofcam::model::ResNet;
 
+use super::count;
 use crate::data::{Dataset, FolderOptions, Item, ResizeMethod, Split, SplitMix64, Transform};
 use crate::device::Backend;
 use crate::interpret::plot::{self, Captioned};
@@ -96,7 +97,7 @@ pub fn run(args: Args) -> Result<()> {
     let size = height as u32;
     let resize = args.resize.unwrap_or(size);
 
-    let options = FolderOptions { max_per_class: args.limit_per_class.map(|n| n as usize) };
+    let options = FolderOptions::at_most(args.limit_per_class.map(|n| n as usize));
     let data = Dataset::from_folder(&args.data, options)?;
     let labels = model_labels(&data, &meta).with_context(|| format!("evaluating {}", args.weights.display()))?;
     let (split_name, items) = match args.split {
@@ -136,8 +137,8 @@ pub fn run(args: Args) -> Result<()> {
         ResizeMethod::Squish => "whole photos squished",
     };
     println!(
-        "evaluated {} photos of {split_name}{limit} ({fit}), {} skipped, in {:.1} s ({:.1} images/s)",
-        interp.total(),
+        "evaluated {} of {split_name}{limit} ({fit}), {} skipped, in {:.1} s ({:.1} images/s)",
+        count(interp.total(), "photo"),
         summary.skipped.len(),
         summary.seconds,
         interp.total() as f64 / summary.seconds.max(1e-9)

@@ -225,7 +225,7 @@ fn check(args: &Args, data_dir: &Path, model: &ResNet, meta: &ModelMetadata, dev
         CheckImages::All => None,
         CheckImages::Count(n) => Some(n.div_ceil(num_classes)),
     };
-    let data = Dataset::from_folder(data_dir, FolderOptions { max_per_class })?;
+    let data = Dataset::from_folder(data_dir, FolderOptions::at_most(max_per_class))?;
     let labels = model_labels(&data, meta)?;
     let mut items: Vec<Item> = data.valid.into_iter().map(|item| Item { label: labels[item.label], ..item }).collect();
     if let CheckImages::Count(n) = args.check_images {

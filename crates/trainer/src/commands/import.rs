@@ -70,7 +70,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let classes = match (&args.data, &embedded_meta) {
         (Some(dir), _) => {
-            let data = Dataset::from_folder(dir, FolderOptions { max_per_class: Some(1) })?;
+            let data = Dataset::from_folder(dir, FolderOptions::at_most(Some(1)))?;
             data.classes.into_iter().map(|c| ClassInfo { id: c.folder, name: c.name }).collect()
         }
         (None, Some(meta)) => meta.classes.clone(),

@@ -7,3 +7,8 @@ pub mod import;
 pub mod init;
 pub mod show_batch;
 pub mod train;
+
+/// "1 epoch", "3 epochs": a count for the messages and documents the commands write.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}

@@ -48,7 +48,7 @@ const LINE: u32 = 10;
 const BAR: u32 = 2 * LINE + 2;
 
 pub fn run(args: Args) -> Result<()> {
-    let options = FolderOptions { max_per_class: args.max_per_class };
+    let options = FolderOptions::at_most(args.max_per_class);
     let data = Dataset::from_folder(&args.data_dir, options)?;
     let items = match args.split {
         Split::Train => data.train,

@@ -54,6 +54,10 @@ pub struct Args {
     /// Use at most this many images per class and split (a quick run).
     #[arg(long)]
     max_per_class: Option<usize>,
+    /// Score each epoch on the first this-many photos of each class in `val` only (a quicker
+    /// epoch; `trainer eval` measures the whole split).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    valid_per_class: Option<u64>,
     /// Knowledge distillation: the folder of an ImageNet MobileNet v1 (TensorFlow.js) whose
     /// soft targets for the Imagewoof classes the model also learns from.
     #[arg(long)]
@@ -130,6 +134,7 @@ fn config(args: &Args) -> Result<TrainConfig> {
     Ok(TrainConfig {
         data,
         max_per_class: args.max_per_class,
+        valid_per_class: args.valid_per_class.map(|n| n as usize),
         resize: args.resize,
         size: args.size,
         batch_size: args.batch_size as usize,
@@ -172,7 +177,7 @@ mod tests {
         for line in [
             "trainer train --data 'my data/imagewoof' --out x --pretrained resnet34.pth",
             "trainer train --data d --out x --resize 160 --size 128 --batch-size 64 --epochs 13 --lr 2e-3 --teacher t --seed 44 --init 'runs/a b/best.bpk'",
-            "trainer train --data d --out x --arch resnet18 --frozen-epochs 3 --frozen-lr 3e-3 --epochs 0 --max-per-class 4 --distill-alpha 0.5 --distill-temperature 4 --teacher t",
+            "trainer train --data d --out x --arch resnet18 --frozen-epochs 3 --frozen-lr 3e-3 --epochs 0 --max-per-class 4 --valid-per-class 2 --distill-alpha 0.5 --distill-temperature 4 --teacher t",
             "trainer train --data d --out x --epochs 1 --lr 1e-30 --keep last",
         ] {
             let recipe = parse(line);

@@ -58,6 +58,16 @@ pub struct FolderOptions {
     /// At most this many images per class and split, the first ones in path order, so a
     /// quick run or a test always sees the same files.
     pub max_per_class: Option<usize>,
+    /// At most this many per class in `val` (the first ones, as above): a training run that
+    /// watches a fixed part of the validation split each epoch, leaving the folder as it is.
+    pub valid_per_class: Option<usize>,
+}
+
+impl FolderOptions {
+    /// At most `max_per_class` images per class in each split (all of them for `None`).
+    pub fn at_most(max_per_class: Option<usize>) -> Self {
+        Self { max_per_class, valid_per_class: None }
+    }
 }
 
 /// The listed data set: classes in sorted folder order (the class index order) and the
@@ -90,8 +100,12 @@ impl Dataset {
                 name: woofcam::labels::breed_name(folder).unwrap_or(folder).to_string(),
             })
             .collect();
-        let train = list_split(&train_dir, &train_classes, &train_classes, options)?;
-        let valid = list_split(&valid_dir, &valid_classes, &train_classes, options)?;
+        let train = list_split(&train_dir, &train_classes, &train_classes, options.max_per_class)?;
+        let valid_take = match (options.max_per_class, options.valid_per_class) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let valid = list_split(&valid_dir, &valid_classes, &train_classes, valid_take)?;
         Ok(Self { classes, train, valid })
     }
 }
@@ -130,12 +144,13 @@ fn is_image(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
-/// The items of one split; `all_classes` gives the label indices.
+/// The items of one split, the first `take` of each class at most; `all_classes` gives the
+/// label indices.
 fn list_split(
     dir: &Path,
     classes: &[String],
     all_classes: &[String],
-    options: FolderOptions,
+    take: Option<usize>,
 ) -> Result<Vec<Item>, DataError> {
     let mut items = Vec::new();
     for class in classes {
@@ -145,8 +160,7 @@ fn list_split(
         if images.is_empty() {
             return Err(DataError::EmptyClass(class_dir));
         }
-        let take = options.max_per_class.unwrap_or(usize::MAX);
-        items.extend(images.into_iter().take(take).map(|path| Item { path, label }));
+        items.extend(images.into_iter().take(take.unwrap_or(usize::MAX)).map(|path| Item { path, label }));
     }
     Ok(items)
 }
@@ -208,10 +222,32 @@ mod tests {
     #[test]
     fn max_per_class_takes_the_first_paths() {
         let dir = tiny();
-        let options = FolderOptions { max_per_class: Some(1) };
+        let options = FolderOptions::at_most(Some(1));
         let data = Dataset::from_folder(dir.path(), options).unwrap();
         let files: Vec<_> = data.train.iter().map(|i| i.path.file_name().unwrap()).collect();
         assert_eq!(files, ["x.Jpg", "1.png", "s.webp"]);
+    }
+
+    #[test]
+    fn valid_per_class_limits_only_the_validation_split() {
+        let dir = tiny();
+        touch(dir.path(), "val/a_class/w.jpeg");
+        let names = |options| {
+            let data = Dataset::from_folder(dir.path(), options).unwrap();
+            let names = |items: &[Item]| -> Vec<String> {
+                items.iter().map(|i| i.path.file_name().unwrap().to_string_lossy().into_owned()).collect()
+            };
+            (names(&data.train), names(&data.valid))
+        };
+        let (train, valid) = names(FolderOptions { valid_per_class: Some(1), ..FolderOptions::default() });
+        assert_eq!(train, ["x.Jpg", "1.png", "2.JPEG", "s.webp"]);
+        assert_eq!(valid, ["v.jpeg", "t.BMP"]);
+        // With both, the validation split takes the smaller.
+        let (train, valid) = names(FolderOptions { max_per_class: Some(1), valid_per_class: Some(2) });
+        assert_eq!(train, ["x.Jpg", "1.png", "s.webp"]);
+        assert_eq!(valid, ["v.jpeg", "t.BMP"]);
+        let (_, valid) = names(FolderOptions { max_per_class: Some(2), valid_per_class: Some(5) });
+        assert_eq!(valid, ["v.jpeg", "w.jpeg", "t.BMP"]);
     }
 
     #[test]
@@ -256,7 +292,7 @@ mod tests {
 
     #[test]
     fn imagewoof_has_ten_breeds_and_its_split() {
-        let options = FolderOptions { max_per_class: Some(3) };
+        let options = FolderOptions::at_most(Some(3));
         let data = Dataset::from_folder(&imagewoof(), options).unwrap();
         let synsets: Vec<_> = data.classes.iter().map(|c| c.folder.as_str()).collect();
         let expected: Vec<_> = woofcam::labels::IMAGEWOOF.iter().map(|b| b.synset).collect();

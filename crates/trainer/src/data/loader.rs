@@ -245,7 +245,7 @@ mod tests {
     /// `.jpg` in the second class.
     fn small_folder() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        let source = Dataset::from_folder(&imagewoof(), FolderOptions { max_per_class: Some(2) }).unwrap();
+        let source = Dataset::from_folder(&imagewoof(), FolderOptions::at_most(Some(2))).unwrap();
         for item in source.valid.iter().filter(|i| i.label < 3) {
             let class = item.path.parent().unwrap().file_name().unwrap();
             for split in ["train", "val"] {

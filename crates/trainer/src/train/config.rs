@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::FolderOptions;
 use crate::device::Backend;
 
 /// One `fit_flat_cos` call: so many epochs at one peak learning rate, with the body frozen
@@ -59,6 +60,10 @@ pub struct TrainConfig {
     pub data: PathBuf,
     /// At most this many images per class and split (quick runs and tests).
     pub max_per_class: Option<usize>,
+    /// At most this many per class of the validation split that each epoch is scored on
+    /// (the first ones in path order). Runs saved before this option existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_per_class: Option<usize>,
     /// fastai's item transform `Resize(resize)`.
     pub resize: u32,
     /// The network's input size after augmentation.
@@ -85,6 +90,11 @@ pub struct TrainConfig {
 impl TrainConfig {
     pub fn total_epochs(&self) -> usize {
         self.phases.iter().map(|p| p.epochs).sum()
+    }
+
+    /// Which photos of the data folder the run trains on and watches.
+    pub fn folder_options(&self) -> FolderOptions {
+        FolderOptions { max_per_class: self.max_per_class, valid_per_class: self.valid_per_class }
     }
 
     /// The phase of the run's `epoch` (counted over all phases) and the epoch within it.
@@ -115,6 +125,9 @@ impl TrainConfig {
         arg("out", "RUN".into());
         if let Some(n) = self.max_per_class {
             arg("max-per-class", n.to_string());
+        }
+        if let Some(n) = self.valid_per_class {
+            arg("valid-per-class", n.to_string());
         }
         arg("resize", self.resize.to_string());
         arg("size", self.size.to_string());
@@ -158,6 +171,7 @@ mod tests {
         let config = TrainConfig {
             data: "d".into(),
             max_per_class: None,
+            valid_per_class: None,
             resize: 160,
             size: 128,
             batch_size: 32,

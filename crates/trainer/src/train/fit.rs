@@ -21,7 +21,7 @@ use super::progress::Progress;
 use super::record::{BestEpoch, Host, TrainingRecord};
 use super::run_dir::{Best, RunDir, RunState};
 use super::schedule::FlatCos;
-use crate::data::{Batch, Dataset, FolderOptions, Loader, LoaderConfig, Skipped, Split, Transform};
+use crate::data::{Batch, Dataset, Loader, LoaderConfig, Skipped, Split, Transform};
 use crate::device::Backend;
 use crate::pytorch::load_torch_pth;
 use crate::ranger::RangerConfig;
@@ -58,7 +58,7 @@ pub fn fit(run: RunDir, state: RunState, session: Session) -> Result<RunState> {
     if config.phases.is_empty() || config.total_epochs() == 0 {
         bail!("nothing to train: every phase has 0 epochs");
     }
-    let data = Dataset::from_folder(&config.data, FolderOptions { max_per_class: config.max_per_class })?;
+    let data = Dataset::from_folder(&config.data, config.folder_options())?;
     if data.train.len() < config.batch_size {
         bail!(
             "{} has {} training images, fewer than one batch of {}; lower --batch-size",

@@ -228,6 +228,54 @@ fn a_resumed_run_ends_where_the_uninterrupted_one_does() {
     }
 }
 
+/// A run carried to another machine without its optimiser state (`optim.bpk`, three times
+/// the model's size): the checkpoint's model alone, exported to f16 in its place, lets
+/// `--resume --fresh-optimizer` finish the schedule, where a plain `--resume` refuses with that
+/// hint; the run, its model's record and the model card say where Ranger's state started anew.
+#[test]
+fn a_run_goes_on_from_its_model_alone_with_a_fresh_optimiser() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imagewoof();
+    let data = data.to_str().unwrap();
+    let run = dir.path().join("run");
+    let run_arg = run.to_str().unwrap();
+    let mut first = quick(data, run_arg, "3");
+    first.extend(["--stop-after", "1"]);
+    ok(&first);
+    let checkpoint = run.join("epoch-001");
+    std::fs::remove_file(checkpoint.join("optim.bpk")).unwrap();
+    let f16 = dir.path().join("f16/model.bpk");
+    #[rustfmt::skip]
+    ok(&["export", "--weights", checkpoint.join("model.bpk").to_str().unwrap(), "--out", f16.to_str().unwrap(),
+        "--data", data, "--precision", "f16", "--check-images", "10"]);
+    for name in ["model.bpk", "model.json"] {
+        std::fs::copy(f16.with_file_name(name), checkpoint.join(name)).unwrap();
+    }
+
+    let stderr = fails(&["train", "--resume", "--out", run_arg, "--workers", "1"]);
+    assert!(stderr.contains("optim.bpk is missing") && stderr.contains("--resume --fresh-optimizer"), "{stderr}");
+    let stdout = ok(&["train", "--resume", "--fresh-optimizer", "--out", run_arg, "--workers", "1"]);
+    assert!(stdout.contains("after epoch 1 of 3, from the model alone: Ranger's state starts anew"), "{stdout}");
+    let state = run_state(&run);
+    assert_eq!(state["completed_epochs"], 3);
+    assert_eq!(state["optimizer_restarts"], serde_json::json!([1]));
+    assert!(state["history"].as_array().unwrap().iter().all(|r| r["train_loss"].as_f64().unwrap().is_finite()));
+    let best: Value = serde_json::from_str(&std::fs::read_to_string(run.join("best.json")).unwrap()).unwrap();
+    assert_eq!(best["training"]["optimizer_restarts"], serde_json::json!([1]));
+
+    let eval = dir.path().join("eval");
+    let weights = run.join("best.bpk");
+    eval_as_validated(&weights, data, "1", &eval);
+    ok(&["card", "--weights", weights.to_str().unwrap(), "--eval", eval.to_str().unwrap()]);
+    let card = std::fs::read_to_string(run.join("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("It went on from its model alone after epoch 1 (`--resume --fresh-optimizer`)"), "{card}");
+
+    // Only a run being resumed has an optimiser state to leave behind.
+    let stderr =
+        fails(&["train", "--data", data, "--out", dir.path().join("new").to_str().unwrap(), "--fresh-optimizer"]);
+    assert!(stderr.contains("--resume"), "{stderr}");
+}
+
 #[test]
 fn bad_runs_are_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -432,7 +480,7 @@ fn card_names_every_run_and_the_evaluation() {
     let dir = tempfile::tempdir().unwrap();
     let data = imagewoof();
     let (first, second) = (dir.path().join("first"), dir.path().join("second"));
-    chained_runs(&first, &second, |args| args.extend(["--seed", "7", "--keep", "last"]));
+    chained_runs(&first, &second, |args| args.extend(["--seed", "7", "--keep", "last", "--valid-per-class", "2"]));
     let init = first.join("best.bpk");
 
     let (weights, eval) = (second.join("best.bpk"), dir.path().join("eval"));
@@ -469,7 +517,8 @@ fn card_names_every_run_and_the_evaluation() {
     assert!(
         commands[1].contains(&format!("--init {}", init.display()))
             && commands[1].contains("--seed 7")
-            && commands[1].contains("--keep last"),
+            && commands[1].contains("--keep last")
+            && commands[1].contains("--valid-per-class 2"),
         "{}",
         commands[1]
     );
@@ -480,7 +529,9 @@ fn card_names_every_run_and_the_evaluation() {
     // The first run chose its best epoch on the first 4 val photos of each class, of which
     // eval measured the first 2; the second kept its last epoch.
     assert_eq!(card.matches("20 of its 40 photos are among the 20 measured above").count(), 1, "{card}");
-    assert_eq!(card.matches("It kept its last epoch: its validation photos").count(), 1, "{card}");
+    let second_val =
+        format!("its validation photos (the first 2 of each class in `{}`) chose nothing", data.join("val").display());
+    assert_eq!(card.matches(&second_val).count(), 1, "{card}");
 
     // `export --size`: the metadata's input size, which `eval --size` tries first (the same
     // numbers), and which the card explains when it is not the training size.

@@ -413,11 +413,21 @@ fn run_section(
         count(run.epochs_completed, "epoch"),
         clock(Duration::from_secs_f64(run.training_seconds))
     )?;
-    let folder = recipe.data.join("val");
+    if !run.optimizer_restarts.is_empty() {
+        let after: Vec<String> = run.optimizer_restarts.iter().map(|e| e.to_string()).collect();
+        writeln!(
+            w,
+            "- It went on from its model alone after {} {} (`--resume --fresh-optimizer`): Ranger's state \
+             started anew there.",
+            if after.len() == 1 { "epoch" } else { "epochs" },
+            after.join(", ")
+        )?;
+    }
+    let photos = validation_photos(recipe);
     if recipe.keep == Keep::Last {
-        writeln!(w, "- It kept its last epoch: its validation photos (`{}`) chose nothing.\n", folder.display())?;
+        writeln!(w, "- It kept its last epoch: its validation photos ({photos}) chose nothing.\n")?;
     } else {
-        best_epoch_choice(w, recipe, &folder, eval, measured)?;
+        best_epoch_choice(w, recipe, &photos, eval, measured)?;
     }
     writeln!(w, "| phase | epoch | train_loss | valid_loss | error_rate | time |\n|---|---|---|---|---|---|")?;
     for e in &run.history {
@@ -436,34 +446,40 @@ fn run_section(
     Ok(())
 }
 
-/// Where a run that kept its best epoch chose it, and how many of those photos `eval`
-/// measured (`measured`: [`measured_photos`]).
+/// The photos a run validated on: its data folder's `val`, or the first so many of each class there.
+fn validation_photos(recipe: &TrainConfig) -> String {
+    let folder = recipe.data.join("val");
+    match recipe.valid_per_class {
+        Some(n) => format!("the first {n} of each class in `{}`", folder.display()),
+        None => format!("`{}`", folder.display()),
+    }
+}
+
+/// Where a run that kept its best epoch chose it (`photos`: [`validation_photos`]), and how
+/// many of those photos `eval` measured (`measured`: [`measured_photos`]).
 fn best_epoch_choice(
     w: &mut String,
     recipe: &TrainConfig,
-    folder: &Path,
+    photos: &str,
     eval: &Evaluation,
     measured: Option<&HashSet<PhotoKey>>,
 ) -> Result<()> {
     match measured.and_then(|measured| shared_photos(recipe, measured)) {
         Some((0, total)) => writeln!(
             w,
-            "- Its best epoch was chosen on `{}`: none of its {total} photos is among those measured above.\n",
-            folder.display()
+            "- Its best epoch was chosen on {photos}: none of its {total} photos is among those measured above.\n"
         )?,
         Some((shared, total)) => writeln!(
             w,
-            "- Its best epoch was chosen on `{}` (fastai's recipe keeps the epoch its validation photos \
+            "- Its best epoch was chosen on {photos} (fastai's recipe keeps the epoch its validation photos \
              like best): {shared} of its {total} photos are among the {} measured above, which are \
              therefore not wholly independent of that choice.\n",
-            folder.display(),
             eval.images
         )?,
         None => writeln!(
             w,
-            "- Its best epoch was chosen on `{}`; that folder or the one measured above is not on \
-             this machine, so whether they share photos is not checked.\n",
-            folder.display()
+            "- Its best epoch was chosen on {photos}; that folder or the one measured above is not on \
+             this machine, so whether they share photos is not checked.\n"
         )?,
     }
     Ok(())

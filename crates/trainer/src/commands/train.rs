@@ -19,6 +19,11 @@ pub struct Args {
     /// Continue the run in --out from its last completed epoch, with its saved recipe.
     #[arg(long)]
     resume: bool,
+    /// With --resume: go on from the last checkpoint's model alone, Ranger's state starting
+    /// anew (recorded in the run). For a checkpoint whose optimiser state (`optim.bpk`, three
+    /// times the model's size) was left behind, to carry a run to another machine.
+    #[arg(long, requires = "resume")]
+    fresh_optimizer: bool,
     /// Epochs with the whole network training (the notebook's second `fit_flat_cos`).
     #[arg(long, default_value_t = 5)]
     epochs: usize,
@@ -98,7 +103,8 @@ pub fn run(args: Args) -> Result<()> {
         RunState::new(config(&args)?)
     };
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let state = fit(run, state, Session { workers, stop_after: args.stop_after })?;
+    let session = Session { workers, stop_after: args.stop_after, fresh_optimizer: args.fresh_optimizer };
+    let state = fit(run, state, session)?;
     if state.completed_epochs == state.config.total_epochs() {
         println!("done; the model kept is {}", args.out.join("best.bpk").display());
     }

@@ -34,6 +34,8 @@ pub struct Session {
     pub workers: usize,
     /// Stop after this many epochs in this session (the run can be resumed later).
     pub stop_after: Option<usize>,
+    /// Resume from the last checkpoint's model alone, with Ranger's state starting anew.
+    pub fresh_optimizer: bool,
 }
 
 /// Everything one training session works with.
@@ -116,7 +118,7 @@ pub fn fit(run: RunDir, state: RunState, session: Session) -> Result<RunState> {
 
 impl Learner {
     fn fit(mut self, session: Session) -> Result<RunState> {
-        let (mut model, mut optimizer) = self.start()?;
+        let (mut model, mut optimizer) = self.start(session.fresh_optimizer)?;
         let total = self.config.total_epochs();
         let last = session.stop_after.map_or(total, |n| (self.state.completed_epochs + n).min(total));
         let first_of_session = self.state.completed_epochs;
@@ -175,16 +177,25 @@ impl Learner {
         Ok(self.state)
     }
 
-    /// A fresh model and optimiser, or the last checkpoint's.
-    fn start(&mut self) -> Result<(ResNet, ModuleOptimizer)> {
+    /// A fresh model and optimiser, or the last checkpoint's (its model alone with
+    /// `fresh_optimizer`).
+    fn start(&mut self, fresh_optimizer: bool) -> Result<(ResNet, ModuleOptimizer)> {
         let optimizer = RangerConfig::new().init();
         if self.state.completed_epochs > 0 {
-            let (model, optimizer) = self.run.load_checkpoint(&self.state, optimizer, &self.device)?;
+            let model = self.run.load_model(&self.state, &self.device)?;
+            let optimizer = if fresh_optimizer {
+                // Recorded, since from here on the run is not what an uninterrupted one gives.
+                self.state.optimizer_restarts.push(self.state.completed_epochs);
+                optimizer
+            } else {
+                self.run.load_optimizer(&self.state, optimizer)?
+            };
             println!(
-                "resuming {} after epoch {} of {}",
+                "resuming {} after epoch {} of {}{}",
                 self.run.root().display(),
                 self.state.completed_epochs,
-                self.config.total_epochs()
+                self.config.total_epochs(),
+                if fresh_optimizer { ", from the model alone: Ranger's state starts anew" } else { "" }
             );
             return Ok((model, optimizer));
         }
@@ -345,6 +356,7 @@ impl Learner {
             training_seconds: self.state.seconds,
             host: Some(Host::this_machine()),
             started_from: self.state.started_from.clone(),
+            optimizer_restarts: self.state.optimizer_restarts.clone(),
         };
         serde_json::to_value(record).expect("a training record is plain data")
     }

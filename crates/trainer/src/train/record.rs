@@ -25,6 +25,10 @@ pub struct TrainingRecord {
     /// The record of the model this run started from (`--init`), as that model carried it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_from: Option<Value>,
+    /// The epochs after which the run went on with Ranger's state started anew (see
+    /// [`super::RunState::optimizer_restarts`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub optimizer_restarts: Vec<usize>,
 }
 
 /// What a model card says of the hardware: the CPU (which runs the `cpu` backend and feeds a

@@ -44,6 +44,10 @@ pub struct RunState {
     /// perhaps, names every one of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_from: Option<serde_json::Value>,
+    /// The epochs (counted as `completed_epochs`) after which the run went on from its model
+    /// alone, Ranger's state starting anew (`--resume --fresh-optimizer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub optimizer_restarts: Vec<usize>,
 }
 
 /// The epoch whose model is `best.bpk` (see [`crate::train::Keep`]).
@@ -65,6 +69,7 @@ impl RunState {
             best: None,
             seconds: 0.0,
             started_from: None,
+            optimizer_restarts: Vec::new(),
         }
     }
 }
@@ -132,19 +137,27 @@ impl RunDir {
         Ok(())
     }
 
-    /// The model (on `device`, in training mode) and optimiser of the last checkpoint.
-    pub fn load_checkpoint(
-        &self,
-        state: &RunState,
-        optimizer: ModuleOptimizer,
-        device: &Device,
-    ) -> Result<(ResNet, ModuleOptimizer)> {
+    fn checkpoint_dir(&self, state: &RunState) -> Result<PathBuf> {
         let Some(name) = &state.checkpoint else { bail!("{} has no checkpoint to resume from", self.root.display()) };
-        let dir = self.root.join(name);
-        let (model, _) = model_file::read(&dir.join(MODEL), device)?;
-        let optimizer = optimizer
-            .load(dir.join(OPTIMIZER))
-            .map_err(|e| anyhow::anyhow!("cannot read the optimiser state in {}: {e:?}", dir.display()))?;
-        Ok((model, optimizer))
+        Ok(self.root.join(name))
+    }
+
+    /// The last checkpoint's model (on `device`, in training mode). Its weights may be f16
+    /// (a `trainer export --precision f16` of it put in its place, to carry the run about).
+    pub fn load_model(&self, state: &RunState, device: &Device) -> Result<ResNet> {
+        Ok(model_file::read(&self.checkpoint_dir(state)?.join(MODEL), device)?.0)
+    }
+
+    /// The last checkpoint's optimiser state, loaded into `optimizer`.
+    pub fn load_optimizer(&self, state: &RunState, optimizer: ModuleOptimizer) -> Result<ModuleOptimizer> {
+        let path = self.checkpoint_dir(state)?.join(OPTIMIZER);
+        if !path.is_file() {
+            bail!(
+                "{} is missing, so the run cannot resume exactly; `trainer train --resume --fresh-optimizer` \
+                 continues its schedule from the model alone, Ranger's state starting anew",
+                path.display()
+            );
+        }
+        optimizer.load(&path).map_err(|e| anyhow::anyhow!("cannot read the optimiser state {}: {e:?}", path.display()))
     }
 }

@@ -231,7 +231,8 @@ fn a_resumed_run_ends_where_the_uninterrupted_one_does() {
 /// A run carried to another machine without its optimiser state (`optim.bpk`, three times
 /// the model's size): the checkpoint's model alone, exported to f16 in its place, lets
 /// `--resume --fresh-optimizer` finish the schedule, where a plain `--resume` refuses with that
-/// hint; the run, its model's record and the model card say where Ranger's state started anew.
+/// hint, and `--data` says where the photos are there; the run, its model's record and the
+/// model card say where Ranger's state started anew, and each epoch which backend trained it.
 #[test]
 fn a_run_goes_on_from_its_model_alone_with_a_fresh_optimiser() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,9 +255,20 @@ fn a_run_goes_on_from_its_model_alone_with_a_fresh_optimiser() {
 
     let stderr = fails(&["train", "--resume", "--out", run_arg, "--workers", "1"]);
     assert!(stderr.contains("optim.bpk is missing") && stderr.contains("--resume --fresh-optimizer"), "{stderr}");
-    let stdout = ok(&["train", "--resume", "--fresh-optimizer", "--out", run_arg, "--workers", "1"]);
+    // On the other machine the photos are somewhere else.
+    let moved = dir.path().join("moved-data");
+    std::os::unix::fs::symlink(data, &moved).unwrap();
+    let moved = moved.to_str().unwrap();
+    let stderr = fails(&["train", "--resume", "--fresh-optimizer", "--out", run_arg, "--teacher", moved]);
+    assert!(stderr.contains("this run trains without a teacher"), "{stderr}");
+    #[rustfmt::skip]
+    let stdout = ok(&["train", "--resume", "--fresh-optimizer", "--out", run_arg, "--workers", "1",
+        "--data", moved, "--device", "cpu"]);
     assert!(stdout.contains("after epoch 1 of 3, from the model alone: Ranger's state starts anew"), "{stdout}");
+    assert!(stdout.contains(&format!("data now in {moved} (was {data})")), "{stdout}");
     let state = run_state(&run);
+    assert_eq!(state["config"]["data"], moved);
+    assert!(state["history"].as_array().unwrap().iter().all(|r| r["backend"] == "cpu"), "{state}");
     assert_eq!(state["completed_epochs"], 3);
     assert_eq!(state["optimizer_restarts"], serde_json::json!([1]));
     assert!(state["history"].as_array().unwrap().iter().all(|r| r["train_loss"].as_f64().unwrap().is_finite()));

@@ -23,7 +23,7 @@ use super::count;
 use crate::data::{Dataset, FolderOptions, Item, ResizeMethod};
 use crate::device::Backend;
 use crate::model_file::{load, metadata_path, read_metadata};
-use crate::train::metrics::clock;
+use crate::train::metrics::{EpochRecord, clock};
 use crate::train::{Keep, TrainConfig, TrainingRecord};
 
 #[derive(clap::Args)]
@@ -393,7 +393,12 @@ fn run_section(
         || "not recorded (runs before the trainer recorded it)".to_string(),
         |h| format!("{}, {} threads, {}", h.cpu.as_deref().unwrap_or("CPU model unknown"), h.threads, h.os),
     );
-    writeln!(w, "- Backend `{}`; machine: {host}.", recipe.backend.name())?;
+    match backend_spans(&run.history) {
+        spans if spans.len() > 1 => {
+            writeln!(w, "- Backends: {}; machine of its last session: {host}.", spans.join(", "))?
+        }
+        _ => writeln!(w, "- Backend `{}`; machine: {host}.", recipe.backend.name())?,
+    }
     if let Some(distill) = &recipe.distill {
         writeln!(
             w,
@@ -455,6 +460,37 @@ fn validation_photos(recipe: &TrainConfig) -> String {
     }
 }
 
+/// Which backend trained which epochs (counted from 0 over the run, as the table's rows), as
+/// "`cpu` for epochs 0-11 and 22-59": one entry per backend, in the order they first ran.
+/// Epochs from before the trainer recorded it have no backend and are left out.
+fn backend_spans(history: &[EpochRecord]) -> Vec<String> {
+    let mut spans: Vec<(Backend, Vec<(usize, usize)>)> = Vec::new();
+    for (epoch, backend) in history.iter().enumerate().filter_map(|(i, e)| Some((i, e.backend?))) {
+        let ranges = match spans.iter_mut().find(|(b, _)| *b == backend) {
+            Some((_, ranges)) => ranges,
+            None => {
+                spans.push((backend, Vec::new()));
+                &mut spans.last_mut().expect("just pushed").1
+            }
+        };
+        match ranges.last_mut() {
+            Some((_, last)) if *last + 1 == epoch => *last = epoch,
+            _ => ranges.push((epoch, epoch)),
+        }
+    }
+    spans
+        .into_iter()
+        .map(|(backend, ranges)| {
+            let ranges: Vec<String> =
+                ranges.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+            let (last, rest) = ranges.split_last().expect("a backend has an epoch");
+            let epochs = if rest.is_empty() { last.clone() } else { format!("{} and {last}", rest.join(", ")) };
+            let noun = if ranges.len() == 1 && !last.contains('-') { "epoch" } else { "epochs" };
+            format!("`{}` for {noun} {epochs}", backend.name())
+        })
+        .collect()
+}
+
 /// Where a run that kept its best epoch chose it (`photos`: [`validation_photos`]), and how
 /// many of those photos `eval` measured (`measured`: [`measured_photos`]).
 fn best_epoch_choice(
@@ -508,4 +544,34 @@ fn shared_photos(recipe: &TrainConfig, measured: &HashSet<PhotoKey>) -> Option<(
     let validation = Dataset::from_folder(&recipe.data, recipe.folder_options()).ok()?.valid;
     let shared = validation.iter().filter_map(photo_key).filter(|k| measured.contains(k)).count();
     Some((shared, validation.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epochs(backends: &[Option<Backend>]) -> Vec<EpochRecord> {
+        let record = |backend| EpochRecord {
+            phase: "unfrozen".into(),
+            epoch: 0,
+            train_loss: 1.0,
+            valid_loss: 1.0,
+            error_rate: 0.5,
+            accuracy: 0.5,
+            seconds: 1.0,
+            skipped: 0,
+            backend,
+        };
+        backends.iter().copied().map(record).collect()
+    }
+
+    #[test]
+    fn backend_spans_name_the_epochs_each_backend_trained() {
+        let (cpu, wgpu) = (Some(Backend::Cpu), Some(Backend::Wgpu));
+        let history = epochs(&[None, cpu, cpu, wgpu, wgpu, wgpu, cpu, wgpu, cpu, cpu]);
+        assert_eq!(backend_spans(&history), ["`cpu` for epochs 1-2, 6 and 8-9", "`wgpu` for epochs 3-5 and 7"]);
+        assert_eq!(backend_spans(&epochs(&[cpu, wgpu])), ["`cpu` for epoch 0", "`wgpu` for epoch 1"]);
+        assert_eq!(backend_spans(&epochs(&[cpu, cpu])), ["`cpu` for epochs 0-1"]);
+        assert!(backend_spans(&epochs(&[None, None])).is_empty());
+    }
 }

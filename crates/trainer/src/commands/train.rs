@@ -10,13 +10,15 @@ use crate::train::{DistillConfig, Keep, Phase, RunDir, RunState, Session, TrainC
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The data folder: `train/<class>/*` and `val/<class>/*` (Imagewoof's layout).
+    /// The data folder: `train/<class>/*` and `val/<class>/*` (Imagewoof's layout). With
+    /// --resume: where the run's data folder is on this machine, for a run carried here.
     #[arg(long, required_unless_present = "resume")]
     data: Option<PathBuf>,
     /// The run folder: checkpoints, `best.bpk` and `run.json` go here.
     #[arg(long)]
     out: PathBuf,
-    /// Continue the run in --out from its last completed epoch, with its saved recipe.
+    /// Continue the run in --out from its last completed epoch, with its saved recipe; only
+    /// --data, --teacher and --device may say where it goes on (another machine's paths, a GPU).
     #[arg(long)]
     resume: bool,
     /// With --resume: go on from the last checkpoint's model alone, Ranger's state starting
@@ -64,7 +66,8 @@ pub struct Args {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     valid_per_class: Option<u64>,
     /// Knowledge distillation: the folder of an ImageNet MobileNet v1 (TensorFlow.js) whose
-    /// soft targets for the Imagewoof classes the model also learns from.
+    /// soft targets for the Imagewoof classes the model also learns from. With --resume: where
+    /// the run's teacher is on this machine.
     #[arg(long)]
     teacher: Option<PathBuf>,
     /// Weight of the teacher's soft targets against the labels (0 = labels only, 1 = teacher only).
@@ -80,8 +83,9 @@ pub struct Args {
     /// Decides the initial weights, data order, augmentation and dropout.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    device: Backend,
+    /// Where the network computes [default: cpu; with --resume: the run's last backend].
+    #[arg(long, value_enum)]
+    device: Option<Backend>,
     /// Threads decoding and augmenting photos [default: the number of cores].
     #[arg(long)]
     workers: Option<usize>,
@@ -93,8 +97,9 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let run = RunDir::new(&args.out);
     let state = if args.resume {
-        let state = run.load_state()?;
+        let mut state = run.load_state()?;
         println!("recipe from {}/run.json (other recipe options are ignored)", args.out.display());
+        carry_here(&mut state.config, &args)?;
         state
     } else {
         if run.has_state() {
@@ -155,8 +160,33 @@ fn config(args: &Args) -> Result<TrainConfig> {
         }),
         keep: args.keep,
         seed: args.seed,
-        backend: args.device,
+        backend: args.device.unwrap_or(Backend::Cpu),
     })
+}
+
+/// A resumed run's recipe with where things are on this machine: a run carried to another
+/// machine (a lent GPU, say) finds its data and teacher at other paths, and may compute on
+/// another backend. The photos and the teacher must be the same; each epoch's record says
+/// which backend trained it.
+fn carry_here(recipe: &mut TrainConfig, args: &Args) -> Result<()> {
+    if let Some(data) = &args.data {
+        println!("data now in {} (was {})", data.display(), recipe.data.display());
+        recipe.data = data.clone();
+    }
+    if let Some(teacher) = &args.teacher {
+        let Some(distill) = &mut recipe.distill else {
+            bail!("this run trains without a teacher; --teacher cannot add one to it")
+        };
+        println!("teacher now in {} (was {})", teacher.display(), distill.teacher.display());
+        distill.teacher = teacher.clone();
+    }
+    if let Some(backend) = args.device {
+        if backend != recipe.backend {
+            println!("going on with the {} backend (was {})", backend.name(), recipe.backend.name());
+        }
+        recipe.backend = backend;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -163,6 +163,7 @@ impl Learner {
                 accuracy,
                 seconds: started.elapsed().as_secs_f64(),
                 skipped: skipped_train.len() + skipped_valid.len(),
+                backend: Some(self.config.backend),
             };
             println!("{}", table_row(&record));
             if !record.train_loss.is_finite() {

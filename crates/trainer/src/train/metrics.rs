@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::device::Backend;
+
 /// fastai's `AvgSmoothLoss`: an exponential moving average of the batch losses
 /// (`beta` 0.98), debiased, so the first batches are not pulled towards zero. It is what
 /// fastai's `train_loss` column shows, and like fastai's it runs on across the epochs of
@@ -54,6 +56,10 @@ pub struct EpochRecord {
     /// Images that could not be read this epoch (train and valid).
     #[serde(default)]
     pub skipped: usize,
+    /// The backend that trained this epoch (a run may go on elsewhere: `--resume --device`);
+    /// runs before this was recorded have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
 }
 
 /// The header of fastai's epoch table.
@@ -111,6 +117,7 @@ mod tests {
             accuracy: 0.75,
             seconds: 83.4,
             skipped: 0,
+            backend: None,
         };
         let (header, row) = (table_header(), table_row(&record));
         assert_eq!(row, "3       1.250000    1.500000    0.250000    0.750000  01:23");

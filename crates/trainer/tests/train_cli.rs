@@ -522,7 +522,7 @@ fn card_names_every_run_and_the_evaluation() {
     }
     assert!(card.contains("2 runs, 2 epochs"), "{card}");
     assert!(card.contains("the viewer squishes the whole photo to that size instead"), "{card}");
-    assert!(card.contains("(not measured for this card)"), "{card}");
+    assert!(card.contains("(how accurate it is on photos fed that way was not measured for this card)"), "{card}");
     let commands: Vec<&str> = card.lines().filter(|l| l.starts_with("trainer train ")).collect();
     assert_eq!(commands.len(), 2, "{card}");
     assert!(commands[0].contains("--seed 42") && !commands[0].contains("--init"), "{}", commands[0]);
@@ -606,7 +606,12 @@ fn card_names_every_run_and_the_evaluation() {
         viewer["correct"]
     );
     assert!(card.contains(&quoted), "no {quoted} in\n{card}");
-    assert!(card.contains(&format!("which measured {viewer_percent:.1}% on the same photos")), "{card}");
+    assert!(
+        card.contains(&format!(
+            "That distorts photos far from square: fed that way, the same photos scored {viewer_percent:.1}%."
+        )),
+        "{card}"
+    );
     let stderr = fails(&card_with(fewer_arg));
     assert!(stderr.contains("measured other photos than"), "{stderr}");
     let explained = ok(&[

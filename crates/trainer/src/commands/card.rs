@@ -162,12 +162,12 @@ fn viewer_caveat(eval: &Evaluation, others: &[Evaluation], height: usize, width:
         );
     }
     let measured = others.iter().find(|e| e.fit == ResizeMethod::Squish).map_or_else(
-        || " (not measured for this card)".to_string(),
-        |e| format!(", which measured {:.1}% on the same photos", 100.0 * e.accuracy),
+        || " (how accurate it is on photos fed that way was not measured for this card)".to_string(),
+        |e| format!(": fed that way, the same photos scored {:.1}%", 100.0 * e.accuracy),
     );
     format!(
         "The accuracy above is of {}; the viewer squishes the whole photo to that size instead, so \
-         that nothing is cut off, which distorts photos far from square{measured}.",
+         that nothing is cut off. That distorts photos far from square{measured}.",
         fit_phrase(eval.fit, height, width)
     )
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod support;
-use support::{fails, imagewoof, metadata, ok, samoyed, text, trainer};
+use support::{eval_json, fails, imagewoof, metadata, ok, samoyed, text, trainer};
 
 /// A quick run: ResNet18 at 32 px on 4 photos per class (40 train, 40 valid).
 fn quick<'a>(data: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
@@ -41,10 +41,7 @@ fn best_record(state: &Value) -> Value {
 /// `trainer eval` of `weights` on the first `per_class` val photos of each class with a
 /// [`quick`] run's validation transform (such a run validates on 4); returns `eval.json`.
 fn eval_as_validated(weights: &Path, data: &str, per_class: &str, out: &Path) -> Value {
-    #[rustfmt::skip]
-    ok(&["eval", "--weights", weights.to_str().unwrap(), "--data", data, "--limit-per-class", per_class,
-        "--resize", "40", "--top-losses", "0", "--out", out.to_str().unwrap()]);
-    serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap()
+    eval_json(weights, Path::new(data), out, &["--limit-per-class", per_class, "--resize", "40"])
 }
 
 /// An `eval.json` gives an epoch record's accuracy, and its valid_loss within `tolerance`
@@ -497,8 +494,7 @@ fn card_names_every_run_and_the_evaluation() {
 
     let (weights, eval) = (second.join("best.bpk"), dir.path().join("eval"));
     let (weights_arg, eval_arg) = (weights.to_str().unwrap(), eval.to_str().unwrap());
-    let evaluation = ["eval", "--weights", weights_arg, "--data", data.to_str().unwrap(), "--limit-per-class", "2"];
-    ok(&[&evaluation[..], &["--top-losses", "0", "--out", eval_arg]].concat());
+    eval_json(&weights, &data, &eval, &["--limit-per-class", "2"]);
     let stdout = ok(&["card", "--weights", weights_arg, "--eval", eval_arg]);
     let card_path = second.join("MODEL_CARD.md");
     assert!(stdout.contains(card_path.to_str().unwrap()), "{stdout}");
@@ -548,7 +544,7 @@ fn card_names_every_run_and_the_evaluation() {
     // `export --size`: the metadata's input size, which `eval --size` tries first (the same
     // numbers), and which the card explains when it is not the training size.
     let (at_48, exported) = (dir.path().join("at-48"), dir.path().join("exported/model.bpk"));
-    ok(&[&evaluation[..], &["--size", "48", "--top-losses", "0", "--out", at_48.to_str().unwrap()]].concat());
+    let tried = eval_json(&weights, &data, &at_48, &["--limit-per-class", "2", "--size", "48"]);
     ok(&[
         "export",
         "--weights",
@@ -564,13 +560,8 @@ fn card_names_every_run_and_the_evaluation() {
     assert_eq!(meta.input_size, [48, 48]);
     assert_eq!(meta.training.as_ref().unwrap()["export"]["input_size"], serde_json::json!([48, 48]));
     let exported_eval = dir.path().join("exported-eval");
-    let evaluation = ["eval", "--weights", exported.to_str().unwrap(), "--data", data.to_str().unwrap()];
-    ok(&[&evaluation[..], &["--limit-per-class", "2", "--top-losses", "0", "--out", exported_eval.to_str().unwrap()]]
-        .concat());
-    let read = |dir: &Path| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(dir.join("eval.json")).unwrap()).unwrap()
-    };
-    let (tried, measured) = (read(&at_48), read(&exported_eval));
+    let evaluate = |out: &Path, options: &[&str]| eval_json(&exported, &data, out, options);
+    let measured = evaluate(&exported_eval, &["--limit-per-class", "2"]);
     for key in ["input_size", "resize", "correct", "loss", "per_class"] {
         assert_eq!(tried[key], measured[key], "{key}");
     }
@@ -578,14 +569,8 @@ fn card_names_every_run_and_the_evaluation() {
     // A second evaluation, the viewer's way (`--fit squish`), is quoted beside the first; one of
     // other photos is refused.
     let (squished, fewer) = (dir.path().join("squished"), dir.path().join("fewer"));
-    ok(&[
-        &evaluation[..],
-        &["--limit-per-class", "2", "--fit", "squish", "--top-losses", "0"],
-        &["--out", squished.to_str().unwrap()],
-    ]
-    .concat());
-    ok(&[&evaluation[..], &["--limit-per-class", "1", "--top-losses", "0", "--out", fewer.to_str().unwrap()]].concat());
-    let viewer = read(&squished);
+    let viewer = evaluate(&squished, &["--limit-per-class", "2", "--fit", "squish"]);
+    evaluate(&fewer, &["--limit-per-class", "1"]);
     let viewer_percent = 100.0 * viewer["accuracy"].as_f64().unwrap();
     // A cat (`--outside`): the card gives the top three that `trainer explain` prints for it;
     // `--notes` adds a section.

@@ -49,6 +49,17 @@ pub fn fails(args: &[&str]) -> String {
     stderr
 }
 
+/// `trainer eval` of `weights` on `data`'s val split with `options`, no top-losses grid;
+/// returns the `eval.json` it wrote into `out`.
+pub fn eval_json(weights: &Path, data: &Path, out: &Path, options: &[&str]) -> serde_json::Value {
+    let (weights, data, out_arg) = (weights.to_str().unwrap(), data.to_str().unwrap(), out.to_str().unwrap());
+    let fixed = ["eval", "--weights", weights, "--data", data, "--top-losses", "0", "--out", out_arg];
+    ok(&[&fixed[..], options].concat());
+    let path = out.join("eval.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
 /// The metadata written beside exported weights (`NAME.json` beside `NAME.bpk`).
 pub fn metadata(weights: &Path) -> ModelMetadata {
     let path = weights.with_extension("json");

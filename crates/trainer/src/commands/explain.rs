@@ -155,6 +155,10 @@ fn write_json(data: &ExplanationData, names: &[String], layer: &str, path: &Path
         "layer": layer,
         "gradcamRaw": gradcam_raw,
     });
+    // Its folder is made as `--out`'s is.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     std::fs::write(path, serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("cannot write {}", path.display()))
 }

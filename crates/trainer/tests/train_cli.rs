@@ -29,6 +29,15 @@ fn chained_runs(first: &Path, second: &Path, tweak: impl FnOnce(&mut Vec<&str>))
     ok(&args)
 }
 
+/// The percentage in "**12.5%** (1 of 8) `after`" in `text`.
+fn bold_percent_before(text: &str, after: &str) -> f64 {
+    let end = text.find(after).unwrap_or_else(|| panic!("no \"{after}\" in\n{text}"));
+    let before = &text[..end];
+    let start = before.rfind("**").and_then(|close| before[..close].rfind("**").map(|open| (open, close)));
+    let (open, close) = start.unwrap_or_else(|| panic!("no bold figure before \"{after}\""));
+    before[open + 2..close].trim_end_matches('%').parse().expect("a percentage")
+}
+
 fn run_state(out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
 }
@@ -600,8 +609,16 @@ fn card_names_every_run_and_the_evaluation() {
     let (first, squished_arg, fewer_arg) =
         (exported_eval.to_str().unwrap(), squished.to_str().unwrap(), fewer.to_str().unwrap());
     let card_with = |second| ["card", "--weights", exported_arg, "--eval", first, "--eval", second];
-    ok(&[&card_with(squished_arg)[..], &["--outside", cat_arg, "--notes", notes.to_str().unwrap()]].concat());
+    let teacher = imagewoof().join("../../models/mobilenet_v1_0.75_224");
+    #[rustfmt::skip]
+    ok(&[&card_with(squished_arg)[..], &["--outside", cat_arg, "--notes", notes.to_str().unwrap(),
+        "--teacher", teacher.to_str().unwrap()]].concat());
     let card = std::fs::read_to_string(exported.with_file_name("MODEL_CARD.md")).unwrap();
+    // The first 2 val photos of each class are all from ImageNet's validation split (their
+    // names sort first), which the teacher never saw.
+    let honest = bold_percent_before(&card, "on the 20 photos from ImageNet's validation split");
+    // Published: about 88% on such photos; a teacher read wrongly would be near chance (10%).
+    assert!(honest >= 60.0 && !card.contains("from ImageNet's train split, which it trained on"), "{card}");
     assert!(card.contains("It runs at 48x48, not the 32x32 it last trained at"), "{card}");
     assert!(card.contains("a centre square of each photo resized to 48x48"), "{card}");
     let quoted = format!(

@@ -3,7 +3,8 @@
 //! confusion matrix (a `trainer eval` folder), and every training run behind the model with
 //! the command that starts it, its epoch table and its time (the model's training record,
 //! `--init` runs included), then the data and the model's limits, with what it answers for
-//! photos of none of its breeds (`--outside`).
+//! photos of none of its breeds (`--outside`), and the distillation teacher's accuracy on
+//! photos it never saw (`--teacher`).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -23,6 +24,7 @@ use super::count;
 use crate::data::{Dataset, FolderOptions, Item, ResizeMethod};
 use crate::device::Backend;
 use crate::model_file::{load, metadata_path, read_metadata};
+use crate::teacher::{ByProvenance, IMAGENET_VAL_PREFIX, Tally, Teacher, accuracy_by_provenance};
 use crate::train::metrics::{EpochRecord, clock};
 use crate::train::{Keep, TrainConfig, TrainingRecord};
 
@@ -48,6 +50,11 @@ pub struct Args {
     /// say (which trainer builds ran which epochs, say).
     #[arg(long, value_name = "FILE")]
     notes: Option<PathBuf>,
+    /// The distillation teacher's folder (the MobileNet's TensorFlow.js export): the card gives
+    /// its accuracy on the photos the evaluation measured, apart on those from ImageNet's
+    /// validation split (which it never trained on) and on those from ImageNet's train split.
+    #[arg(long, value_name = "DIR")]
+    teacher: Option<PathBuf>,
 }
 
 /// What the card reads of `trainer eval`'s eval.json.
@@ -112,8 +119,12 @@ pub fn run(args: Args) -> Result<()> {
         None => None,
     };
     let outside = answer_outside(&args.weights, &args.outside)?;
+    let teacher = match &args.teacher {
+        Some(dir) => Some((dir.as_path(), score_teacher(dir, eval)?)),
+        None => None,
+    };
     let out = args.out.unwrap_or_else(|| args.weights.with_file_name("MODEL_CARD.md"));
-    let mut card = card(&args.weights, &meta, &record, eval, others, &outside)?;
+    let mut card = card(&args.weights, &meta, &record, eval, others, &outside, teacher)?;
     if let Some(notes) = notes {
         write!(card, "\n## Notes\n\n{}\n", notes.trim_end())?;
     }
@@ -180,6 +191,17 @@ fn fit_name(fit: ResizeMethod) -> &'static str {
     }
 }
 
+/// The teacher in `dir` on the photos `eval` measured, by where in ImageNet they come from.
+fn score_teacher(dir: &Path, eval: &Evaluation) -> Result<ByProvenance> {
+    let data = Dataset::from_folder(&eval.data, FolderOptions::at_most(eval.limit_per_class))
+        .with_context(|| format!("listing the photos {} measured, for the teacher", eval.data.display()))?;
+    let synsets: Vec<&str> = data.classes.iter().map(|c| c.folder.as_str()).collect();
+    let teacher = Teacher::load(dir, &synsets, &Backend::Cpu.device()?)
+        .with_context(|| format!("cannot load the teacher in {}", dir.display()))?;
+    let items = if eval.split == "train" { &data.train } else { &data.valid };
+    accuracy_by_provenance(&teacher, items, 32)
+}
+
 /// The model's three most probable classes for each photo, from the whole photo squished to
 /// the input size, as the viewer feeds it.
 fn answer_outside(weights: &Path, photos: &[PathBuf]) -> Result<Vec<OutsideAnswer>> {
@@ -215,6 +237,7 @@ fn card(
     eval: &Evaluation,
     others: &[Evaluation],
     outside: &[OutsideAnswer],
+    teacher: Option<(&Path, ByProvenance)>,
 ) -> Result<String> {
     let runs = record.chain()?;
     let file =
@@ -309,6 +332,9 @@ fn card(
     let measured = measured_photos(eval);
     for (index, run) in runs.iter().enumerate() {
         run_section(w, index, runs.len(), run, eval, measured.as_ref())?;
+    }
+    if let Some((dir, scores)) = teacher {
+        teacher_section(w, dir, &scores)?;
     }
 
     writeln!(w, "## Data\n")?;
@@ -448,6 +474,42 @@ fn run_section(
         )?;
     }
     writeln!(w)?;
+    Ok(())
+}
+
+/// The teacher's accuracy on the measured photos it never saw and on those it trained on.
+fn teacher_section(w: &mut String, dir: &Path, scores: &ByProvenance) -> Result<()> {
+    let tally = |t: &Tally| format!("**{:.1}%** ({} of {})", 100.0 * t.accuracy(), t.correct, t.photos);
+    writeln!(w, "### The teacher's own accuracy\n")?;
+    write!(
+        w,
+        "The teacher (`{}`, its outputs for these breeds, each photo's centre square at {side}x{side}) on the \
+         photos measured above: ",
+        dir.display(),
+        side = Teacher::INPUT_SIZE
+    )?;
+    let mut parts = Vec::new();
+    if scores.unseen.photos > 0 {
+        parts.push(format!(
+            "{} on the {} from ImageNet's validation split (named `{IMAGENET_VAL_PREFIX}*`), which no ImageNet \
+             model trained on: its honest figure",
+            tally(&scores.unseen),
+            count(scores.unseen.photos, "photo")
+        ));
+    }
+    if scores.seen.photos > 0 {
+        parts.push(format!(
+            "{} on the {} from ImageNet's train split, which it trained on",
+            tally(&scores.seen),
+            count(scores.seen.photos, "photo")
+        ));
+    }
+    writeln!(w, "{}.", parts.join("; "))?;
+    writeln!(
+        w,
+        "The student learnt from the train split only, so its own figures on the val split are honest \
+         on every photo.\n"
+    )?;
     Ok(())
 }
 

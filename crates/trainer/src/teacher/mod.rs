@@ -9,11 +9,13 @@
 //! - [`TfjsWeights`] reads `model.json`'s weights manifest and the float32 shards;
 //! - [`MobileNet`] is the network, [`MobileNet::load_tfjs`] fills it;
 //! - [`imagenet_indices`] maps the student's synsets to ImageNet outputs;
-//! - [`Teacher`] ties them together and converts the student's input.
+//! - [`Teacher`] ties them together and converts the student's input;
+//! - [`accuracy_by_provenance`] measures it on photos it trained on and photos it did not.
 
 mod classes;
 mod error;
 mod mobilenet;
+mod provenance;
 mod tfjs;
 
 use std::path::Path;
@@ -26,6 +28,7 @@ use woofcam::image::Normalization;
 pub use classes::imagenet_indices;
 pub use error::TeacherError;
 pub use mobilenet::{ConvBnRelu6, DepthwiseSeparable, MobileNet, MobileNetConfig};
+pub use provenance::{ByProvenance, IMAGENET_VAL_PREFIX, Tally, accuracy_by_provenance, from_imagenet_val};
 pub use tfjs::TfjsWeights;
 
 /// The pretrained MobileNet, ready to score the student's batches.

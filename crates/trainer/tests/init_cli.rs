@@ -1,5 +1,5 @@
-//! `trainer init`: the seed decides the weights, so the site's default untrained model (and
-//! every browser test that looks at its maps) is the same on every machine.
+//! `trainer init`: the seed decides the weights, so an untrained model a test makes (and
+//! every map the test looks at) is the same on every machine.
 
 mod support;
 use burn::tensor::{Device, Tensor};

@@ -1,10 +1,10 @@
 // The viewer's benchmark without a browser: the site's wasm (pkg/, the build with WebGPU)
 // in Node.js, on Dawn (Chromium's WebGPU implementation, the `webgpu` npm package) for the
-// WebGPU backend. For GPU machines that have no browser and cannot get one, such as the
-// `device` tool's (scripts/gpu/README.md); the rows and their timing are bench.html's
-// (www/bench-timing.js), so the numbers compare with `node bench.js`'s key by key. What
-// differs from Chromium: no worker and no page (the times are of the same wasm calls), and
-// Dawn's own build rather than Chromium's.
+// WebGPU backend. For GPU machines that have no browser and cannot get one, such as a remote
+// one that accepts uploads of at most 64 MiB (scripts/gpu/README.md); the rows and their
+// timing are bench.html's (www/bench-timing.js), so the numbers compare with `node bench.js`'s
+// key by key. What differs from Chromium: no worker and no page (the times are of the same
+// wasm calls), and Dawn's own build rather than Chromium's.
 //
 //   node bench-dawn.js [--backend webgpu|cpu] [--runs N] [--site DIR] [--dawn WEBGPU_DIR]
 //

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Packs what a GPU training run needs into parts small enough for the `device` tool.
+"""Packs what a GPU training run needs into parts small enough for a remote GPU machine.
 
-The device tool carries at most 64 MiB per call (the working tree included) and the machine
-starts bare, so the trainer binary, the Vulkan loader, the teacher and Imagewoof travel in
+The remote machine accepts uploads of at most 64 MiB per command (the working tree included)
+and starts bare, so the trainer binary, the Vulkan loader, the teacher and Imagewoof travel in
 several parts: `OUT/p1`, `OUT/p2`, ... each a folder of tar files that `remote.sh unpack`
 extracts into /tmp/woofcam there. The first part carries the binary, the loader debs and the
 teacher; the data follows in file order, the validation subset last, then the model that
@@ -36,7 +36,7 @@ def main():
     # 96 per class: 960 photos, 15 full batches of 64, so validation adds no new kernel shapes
     # for Burn to autotune. The full val split is measured afterwards with `trainer eval`.
     p.add_argument("--val-per-class", type=int, default=96)
-    # 64 MiB per call, less the working tree (about 5 MiB) and a margin.
+    # 64 MiB per upload, less the working tree (about 5 MiB) and a margin.
     p.add_argument("--part-mib", type=int, default=56)
     p.add_argument("--init", type=Path, help="a model to go on from (NAME.bpk, NAME.json beside it)")
     args = p.parse_args()

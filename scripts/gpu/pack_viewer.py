@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Packs the viewer's WebGPU benchmark for a GPU machine that has no browser: one part.
 
-The `device` tool's machines have a GPU but no browser, no Node.js, and nothing to download
-them with, and Chromium is far over the 64 MiB a call carries. So the benchmark runs the
+The remote GPU machine has no browser, no Node.js, and nothing to download them with, and
+Chromium is far over the 64 MiB it accepts per upload. So the benchmark runs the
 site's wasm in Node.js on Dawn, the WebGPU implementation inside Chromium
 (web/bench-dawn.js). This part carries a Node.js binary, Dawn's `webgpu` package (its Linux
 x64 build only) and the site's wasm with the benchmark photo; the model is made there by

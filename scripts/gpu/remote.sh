@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine the `device` tool lends, from the repository root, on the parts that
-# scripts/gpu/pack.py made (see scripts/gpu/README.md for the sequence of calls).
+# Runs on a remote GPU machine, from the repository root, on the parts that scripts/gpu/pack.py
+# made (see scripts/gpu/README.md for the sequence of commands). What a command writes under
+# $OUT comes back from the machine.
 #
 #   remote.sh unpack .gpu/pN    extract a part into /tmp/woofcam (part 1 also installs the
 #                               Vulkan loader, which the machine's image lacks)
@@ -10,8 +11,8 @@
 #                               `trainer train --device wgpu ARGS`, stopped after SECONDS at
 #                               most (the run keeps its best epoch either way), then the best
 #                               checkpoint cut into 15 MiB pieces for $OUT
-#   remote.sh ship FIRST COUNT  copy pieces FIRST.. of the checkpoint into $OUT (the tool brings
-#                               back 64 MiB per call, the f32 checkpoint is about 83 MiB)
+#   remote.sh ship FIRST COUNT  copy pieces FIRST.. of the checkpoint into $OUT (the machine sends
+#                               back 64 MiB per command, the f32 checkpoint is about 83 MiB)
 #   remote.sh viewer-bench PART [RUNS]
 #                               after part 1: unpack the viewer's part (pack_viewer.py), make an
 #                               untrained 224 px model and time the viewer's wasm on the GPU

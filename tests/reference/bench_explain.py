@@ -6,7 +6,7 @@ backend, torchvision-layout ResNet34, one 224x224 input) and `bench_torch.py`
 (torchvision resnet34 + pytorch-grad-cam + captum, 2 threads), one after the other so
 neither disturbs the other, and prints both and their ratios.
 
-Target (issue "Core"): all three of our methods together in no more time than PyTorch's
+Target: all three of our methods together in no more time than PyTorch's
 Grad-CAM alone, i.e. ratio `all_three / pytorch gradcam` <= 1.
 """
 

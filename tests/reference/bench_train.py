@@ -7,7 +7,7 @@ CPU backend, ResNet34 with fastai's head, batch 32, Ranger) and the same job in 
 backward, AdamW step; torch.set_num_threads = the machine's cores), one after the other,
 and prints images/s and the ratio per input size.
 
-Target (issue "Trainer"): at least 0.8x PyTorch's images/s on CPU.
+Target: at least 0.8x PyTorch's images/s on CPU.
 
     python tests/reference/bench_train.py [SIZE ...]     (default 128 224)
 """

@@ -312,6 +312,57 @@ fn a_run_goes_on_from_its_model_alone_with_a_fresh_optimiser() {
     assert!(stderr.contains("--resume"), "{stderr}");
 }
 
+/// `--holdout`, `--mixup` and `--label-smoothing`: the run validates on photos of the train
+/// split that it does not train on, trains with both regularisers, and its recipe, the
+/// model's record and the card say so.
+#[test]
+fn a_run_with_a_holdout_mixup_and_label_smoothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let data = imagewoof();
+    let data = data.to_str().unwrap();
+    let mut args = quick(data, out.to_str().unwrap(), "2");
+    args.extend(["--holdout", "25", "--mixup", "0.4", "--label-smoothing", "0.1", "--keep", "last"]);
+    let stdout = ok(&args);
+    // 4 photos per class: one of each held out.
+    assert!(
+        stdout.contains("30 photos to train on, 10 to validate on (25% of each class of train, held out)"),
+        "{stdout}"
+    );
+    let state = run_state(&out);
+    assert_eq!(state["config"]["holdout_percent"], 25.0);
+    assert_eq!(state["config"]["mixup"], 0.4);
+    assert_eq!(state["config"]["label_smoothing"], 0.1);
+    let history = state["history"].as_array().unwrap();
+    assert!(history.iter().all(|r| r["train_loss"].as_f64().unwrap().is_finite()), "{history:?}");
+    // Accuracy on 10 photos moves in tenths.
+    assert!(history.iter().all(|r| (r["accuracy"].as_f64().unwrap() * 10.0).fract().abs() < 1e-9), "{history:?}");
+
+    let eval = dir.path().join("eval");
+    let weights = out.join("best.bpk");
+    eval_as_validated(&weights, data, "1", &eval);
+    ok(&["card", "--weights", weights.to_str().unwrap(), "--eval", eval.to_str().unwrap()]);
+    let card = std::fs::read_to_string(out.join("MODEL_CARD.md")).unwrap();
+    assert!(
+        card.contains(" --holdout 25 ") && card.contains(" --label-smoothing 0.1 --mixup 0.4 --keep last "),
+        "{card}"
+    );
+    assert!(card.contains("held out from training) chose nothing"), "{card}");
+    assert!(card.contains("- Mixup on every training batch (a share drawn from Beta(0.4, 0.4), labels mixed likewise); label smoothing 0.1 on the cross-entropy term."), "{card}");
+
+    let refused_run = dir.path().join("refused");
+    let refused = |extra: &[&str], why: &str| {
+        let mut args = quick(data, refused_run.to_str().unwrap(), "1");
+        args.extend(extra);
+        let stderr = fails(&args);
+        assert!(stderr.contains(why), "{extra:?}: {stderr}");
+    };
+    refused(&["--holdout", "0"], "--holdout is a percentage");
+    refused(&["--mixup", "0"], "--mixup takes Beta's alpha");
+    refused(&["--label-smoothing", "1"], "--label-smoothing must be in [0, 1)");
+    refused(&["--holdout", "5", "--valid-per-class", "2"], "cannot be used with");
+}
+
 #[test]
 fn bad_runs_are_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();

@@ -434,6 +434,20 @@ fn run_section(
             distill.temperature
         )?;
     }
+    let mut regularised = Vec::new();
+    if let Some(alpha) = recipe.mixup {
+        let teacher = if recipe.distill.is_some() { ", the teacher seeing the same blend" } else { "" };
+        regularised.push(format!(
+            "mixup on every training batch (a share drawn from Beta({alpha}, {alpha}), labels mixed likewise{teacher})"
+        ));
+    }
+    if recipe.label_smoothing > 0.0 {
+        regularised.push(format!("label smoothing {} on the cross-entropy term", recipe.label_smoothing));
+    }
+    if !regularised.is_empty() {
+        let text = regularised.join("; ");
+        writeln!(w, "- {}{}.", text[..1].to_uppercase(), &text[1..])?;
+    }
     let best = run.best.as_ref().map_or_else(
         || "no epoch kept".to_string(),
         |b| format!("kept {} epoch {} (error rate {:.4})", b.phase, b.epoch, b.error_rate),
@@ -513,12 +527,16 @@ fn teacher_section(w: &mut String, dir: &Path, scores: &ByProvenance) -> Result<
     Ok(())
 }
 
-/// The photos a run validated on: its data folder's `val`, or the first so many of each class there.
+/// The photos a run validated on: its data folder's `val`, the first so many of each class there, or
+/// a share of `train` held out.
 fn validation_photos(recipe: &TrainConfig) -> String {
     let folder = recipe.data.join("val");
-    match recipe.valid_per_class {
-        Some(n) => format!("the first {n} of each class in `{}`", folder.display()),
-        None => format!("`{}`", folder.display()),
+    match (recipe.holdout_percent, recipe.valid_per_class) {
+        (Some(percent), _) => {
+            format!("{percent}% of each class of `{}`, held out from training", recipe.data.join("train").display())
+        }
+        (None, Some(n)) => format!("the first {n} of each class in `{}`", folder.display()),
+        (None, None) => format!("`{}`", folder.display()),
     }
 }
 

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::SplitMix64;
+
 /// The file name endings accepted as images, compared case-insensitively (Imagewoof ships
 /// `.JPEG`). The decoder sniffs the real format from the bytes; this only skips stray files
 /// such as `.DS_Store` or `labels.csv`.
@@ -61,12 +63,21 @@ pub struct FolderOptions {
     /// At most this many per class in `val` (the first ones, as above): a training run that
     /// watches a fixed part of the validation split each epoch, leaving the folder as it is.
     pub valid_per_class: Option<usize>,
+    /// Hold out this percentage of each class of `train` (at least one photo) as the
+    /// validation photos instead of `val`, which then takes no part: recipes can be
+    /// compared without looking at the split that measures the model. The same photos for
+    /// every run with the same percentage (a fixed shuffle per class), whatever its seed.
+    pub holdout_percent: Option<f64>,
 }
+
+/// The shuffle that picks the held-out photos: fixed, so that runs compared on a holdout are
+/// scored on the same photos.
+const HOLDOUT_SEED: u64 = 0x686F_6C64_6F75_74;
 
 impl FolderOptions {
     /// At most `max_per_class` images per class in each split (all of them for `None`).
     pub fn at_most(max_per_class: Option<usize>) -> Self {
-        Self { max_per_class, valid_per_class: None }
+        Self { max_per_class, ..Self::default() }
     }
 }
 
@@ -101,6 +112,10 @@ impl Dataset {
             })
             .collect();
         let train = list_split(&train_dir, &train_classes, &train_classes, options.max_per_class)?;
+        if let Some(percent) = options.holdout_percent {
+            let (train, valid) = hold_out(train, percent);
+            return Ok(Self { classes, train, valid });
+        }
         let valid_take = match (options.max_per_class, options.valid_per_class) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -108,6 +123,24 @@ impl Dataset {
         let valid = list_split(&valid_dir, &valid_classes, &train_classes, valid_take)?;
         Ok(Self { classes, train, valid })
     }
+}
+
+/// Splits `train` (sorted by class) into what remains and `percent` of each class (rounded,
+/// at least one photo, never the class's last one), each in path order.
+fn hold_out(train: Vec<Item>, percent: f64) -> (Vec<Item>, Vec<Item>) {
+    let (mut kept, mut held) = (Vec::new(), Vec::new());
+    for class in train.chunk_by(|a, b| a.label == b.label) {
+        let n = class.len();
+        let take = ((n as f64 * percent / 100.0).round() as usize).max(1).min(n - 1);
+        let mut order: Vec<usize> = (0..n).collect();
+        SplitMix64::for_item(HOLDOUT_SEED, 0, class[0].label as u64).shuffle(&mut order);
+        let mut chosen = vec![false; n];
+        order.into_iter().take(take).for_each(|i| chosen[i] = true);
+        for (item, chosen) in class.iter().zip(chosen) {
+            if chosen { &mut held } else { &mut kept }.push(item.clone());
+        }
+    }
+    (kept, held)
 }
 
 fn split_dir(root: &Path, split: &'static str) -> Result<PathBuf, DataError> {
@@ -243,11 +276,40 @@ mod tests {
         assert_eq!(train, ["x.Jpg", "1.png", "2.JPEG", "s.webp"]);
         assert_eq!(valid, ["v.jpeg", "t.BMP"]);
         // With both, the validation split takes the smaller.
-        let (train, valid) = names(FolderOptions { max_per_class: Some(1), valid_per_class: Some(2) });
+        let (train, valid) =
+            names(FolderOptions { max_per_class: Some(1), valid_per_class: Some(2), ..FolderOptions::default() });
         assert_eq!(train, ["x.Jpg", "1.png", "s.webp"]);
         assert_eq!(valid, ["v.jpeg", "t.BMP"]);
-        let (_, valid) = names(FolderOptions { max_per_class: Some(2), valid_per_class: Some(5) });
+        let (_, valid) =
+            names(FolderOptions { max_per_class: Some(2), valid_per_class: Some(5), ..FolderOptions::default() });
         assert_eq!(valid, ["v.jpeg", "w.jpeg", "t.BMP"]);
+    }
+
+    #[test]
+    fn a_holdout_takes_the_same_share_of_each_train_class_and_leaves_val_alone() {
+        let dir = tiny();
+        for i in 0..20 {
+            touch(dir.path(), &format!("train/a_class/{i:02}.jpg"));
+        }
+        let options = |percent| FolderOptions { holdout_percent: Some(percent), ..FolderOptions::default() };
+        let data = Dataset::from_folder(dir.path(), options(10.0)).unwrap();
+        let held = |label| data.valid.iter().filter(|i| i.label == label).count();
+        // a_class: 2 of 21 (10%); b_class: 2 photos round to none, but one is held out; the
+        // Samoyed's only photo stays to train on.
+        assert_eq!((held(0), held(1), held(2)), (2, 1, 0));
+        assert_eq!(data.train.len() + data.valid.len(), 21 + 2 + 1);
+        assert!(data.valid.iter().all(|v| !data.train.iter().any(|t| t.path == v.path)));
+        assert!(data.valid.iter().all(|v| v.path.starts_with(dir.path().join("train"))));
+        // The same photos every time: the shuffle does not depend on a run's seed.
+        let again = Dataset::from_folder(dir.path(), options(10.0)).unwrap();
+        assert_eq!(
+            again.valid.iter().map(|i| &i.path).collect::<Vec<_>>(),
+            data.valid.iter().map(|i| &i.path).collect::<Vec<_>>()
+        );
+        // Never a whole class: the run must still train on it.
+        let most = Dataset::from_folder(dir.path(), options(100.0)).unwrap();
+        let kept = |label| most.train.iter().filter(|i| i.label == label).count();
+        assert_eq!((kept(0), kept(1), kept(2)), (1, 1, 1));
     }
 
     #[test]

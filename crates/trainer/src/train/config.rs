@@ -64,6 +64,10 @@ pub struct TrainConfig {
     /// (the first ones in path order). Runs saved before this option existed have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_per_class: Option<usize>,
+    /// Validate on this percentage of each class of the train split, held out from training,
+    /// instead of the validation split (see [`FolderOptions::holdout_percent`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_percent: Option<f64>,
     /// fastai's item transform `Resize(resize)`.
     pub resize: u32,
     /// The network's input size after augmentation.
@@ -79,12 +83,22 @@ pub struct TrainConfig {
     pub init: Option<PathBuf>,
     pub phases: Vec<Phase>,
     pub distill: Option<DistillConfig>,
+    /// Label smoothing of the cross-entropy term (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_smoothing: f64,
+    /// Mixup's Beta(alpha, alpha) for every training batch (see [`super::mixup`]), or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixup: Option<f64>,
     /// Runs saved before this option existed kept the best epoch.
     #[serde(default)]
     pub keep: Keep,
     /// Decides the initial weights, the data order, every augmentation and dropout.
     pub seed: u64,
     pub backend: Backend,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl TrainConfig {
@@ -94,7 +108,11 @@ impl TrainConfig {
 
     /// Which photos of the data folder the run trains on and watches.
     pub fn folder_options(&self) -> FolderOptions {
-        FolderOptions { max_per_class: self.max_per_class, valid_per_class: self.valid_per_class }
+        FolderOptions {
+            max_per_class: self.max_per_class,
+            valid_per_class: self.valid_per_class,
+            holdout_percent: self.holdout_percent,
+        }
     }
 
     /// The phase of the run's `epoch` (counted over all phases) and the epoch within it.
@@ -129,6 +147,9 @@ impl TrainConfig {
         if let Some(n) = self.valid_per_class {
             arg("valid-per-class", n.to_string());
         }
+        if let Some(percent) = self.holdout_percent {
+            arg("holdout", percent.to_string());
+        }
         arg("resize", self.resize.to_string());
         arg("size", self.size.to_string());
         arg("batch-size", self.batch_size.to_string());
@@ -153,6 +174,12 @@ impl TrainConfig {
             arg("distill-alpha", distill.alpha.to_string());
             arg("distill-temperature", distill.temperature.to_string());
         }
+        if self.label_smoothing > 0.0 {
+            arg("label-smoothing", self.label_smoothing.to_string());
+        }
+        if let Some(alpha) = self.mixup {
+            arg("mixup", alpha.to_string());
+        }
         if self.keep == Keep::Last {
             arg("keep", self.keep.name().into());
         }
@@ -172,6 +199,7 @@ mod tests {
             data: "d".into(),
             max_per_class: None,
             valid_per_class: None,
+            holdout_percent: None,
             resize: 160,
             size: 128,
             batch_size: 32,
@@ -180,6 +208,8 @@ mod tests {
             init: None,
             phases: vec![Phase { epochs: 2, lr: 1e-3, frozen: true }, Phase { epochs: 3, lr: 1e-4, frozen: false }],
             distill: None,
+            label_smoothing: 0.0,
+            mixup: None,
             keep: Keep::Best,
             seed: 1,
             backend: Backend::Cpu,

@@ -15,8 +15,9 @@ use woofcam::weights::{Precision, TorchLayout};
 
 use super::config::{Keep, TrainConfig};
 use super::freeze::{freeze, unfreeze};
-use super::loss::{Distillation, cross_entropy};
+use super::loss::{Distillation, Targets, cross_entropy};
 use super::metrics::{EpochRecord, SmoothLoss, clock, table_header, table_row};
+use super::mixup::Mixup;
 use super::progress::Progress;
 use super::record::{BestEpoch, Host, TrainingRecord};
 use super::run_dir::{Best, RunDir, RunState};
@@ -72,6 +73,12 @@ pub fn fit(run: RunDir, state: RunState, session: Session) -> Result<RunState> {
     if data.valid.is_empty() {
         bail!("{}/val holds no images to validate on", config.data.display());
     }
+    println!(
+        "{} photos to train on, {} to validate on{}",
+        data.train.len(),
+        data.valid.len(),
+        config.holdout_percent.map_or_else(String::new, |p| format!(" ({p}% of each class of train, held out)"))
+    );
     let mut meta = ModelMetadata::imagewoof(config.size as usize);
     meta.architecture = config.architecture.clone();
     meta.head = HeadKind::Fastai;
@@ -272,15 +279,26 @@ impl Learner {
             }
             let lr = schedule.lr(epoch_in_phase * per_epoch + i);
             let (images, labels) = self.tensors(&batch, &self.device);
+            let mixup =
+                self.config.mixup.map(|alpha| Mixup::draw(alpha, self.config.seed, epoch as u64, i as u64, batch.len));
+            let blend = |x: Tensor<4>| match &mixup {
+                Some(m) => m.blend(x),
+                None => x,
+            };
+            let targets = Targets {
+                mixed: mixup.as_ref().map(|m| (m.partner_labels(labels.clone()), m.share)),
+                labels,
+                smoothing: self.config.label_smoothing,
+            };
             let loss = match &self.teacher {
                 Some((teacher, distillation)) => {
                     let side = Teacher::INPUT_SIZE;
                     let views = TensorData::new(std::mem::take(&mut batch.teacher_images), [batch.len, 3, side, side]);
-                    let soft_targets =
-                        teacher.class_logits(Tensor::from_data(views, &self.device), &self.train.normalization());
-                    distillation.loss(model.forward(images), soft_targets, labels)
+                    let views = blend(Tensor::from_data(views, &self.device));
+                    let soft_targets = teacher.class_logits(views, &self.train.normalization());
+                    distillation.loss(model.forward(blend(images)), soft_targets, &targets)
                 }
-                None => cross_entropy(model.forward(images), labels),
+                None => targets.cross_entropy(model.forward(blend(images))),
             };
             let value: f32 = loss.clone().into_scalar();
             let grads = GradientsParams::from_grads(loss.backward(), &model);

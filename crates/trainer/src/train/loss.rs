@@ -20,7 +20,38 @@ pub struct Distillation {
 /// Mean cross entropy of `logits` `[N, C]` against class indices `labels` `[N]`
 /// (PyTorch's `F.cross_entropy`, fastai's `CrossEntropyLossFlat`).
 pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-    CrossEntropyLossConfig::new().init(&logits.device()).forward(logits, labels)
+    smoothed_cross_entropy(logits, labels, 0.0)
+}
+
+/// The same against targets smoothed by `smoothing`: `(1 - smoothing)` on the label and
+/// `smoothing / C` on every class (PyTorch's `label_smoothing`, fastai's
+/// `LabelSmoothingCrossEntropy`).
+pub fn smoothed_cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>, smoothing: f64) -> Tensor<1> {
+    let config = CrossEntropyLossConfig::new().with_smoothing((smoothing > 0.0).then_some(smoothing as f32));
+    config.init(&logits.device()).forward(logits, labels)
+}
+
+/// What a training batch's labels ask of the student: each sample's class, or with mixup
+/// each sample's and its partner's by their shares, smoothed by `smoothing`.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    pub labels: Tensor<1, Int>,
+    /// With mixup: the partners' labels and the weight of each sample's own.
+    pub mixed: Option<(Tensor<1, Int>, f64)>,
+    pub smoothing: f64,
+}
+
+impl Targets {
+    /// Mean cross entropy of `logits` against these targets.
+    pub fn cross_entropy(&self, logits: Tensor<2>) -> Tensor<1> {
+        let own = |labels: Tensor<1, Int>| smoothed_cross_entropy(logits.clone(), labels, self.smoothing);
+        match &self.mixed {
+            None => own(self.labels.clone()),
+            Some((partners, share)) => {
+                own(self.labels.clone()).mul_scalar(*share) + own(partners.clone()).mul_scalar(1.0 - share)
+            }
+        }
+    }
 }
 
 /// `T^2 * KL(softmax(teacher/T) || softmax(student/T))`, averaged over the batch
@@ -35,8 +66,9 @@ pub fn distillation(student: Tensor<2>, teacher: Tensor<2>, temperature: f64) ->
 }
 
 impl Distillation {
-    pub fn loss(&self, student: Tensor<2>, teacher: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-        let hard = cross_entropy(student.clone(), labels).mul_scalar(1.0 - self.alpha);
+    /// The teacher's logits are for the same (blended) input as the student's.
+    pub fn loss(&self, student: Tensor<2>, teacher: Tensor<2>, targets: &Targets) -> Tensor<1> {
+        let hard = targets.cross_entropy(student.clone()).mul_scalar(1.0 - self.alpha);
         hard + distillation(student, teacher, self.temperature).mul_scalar(self.alpha)
     }
 }
@@ -94,7 +126,32 @@ mod tests {
         };
         assert!((ce - by_hand).abs() < 1e-5, "{ce} vs {by_hand}");
         let kd = scalar(distillation(s.clone(), t.clone(), 4.0));
-        let mixed = scalar(Distillation { alpha: 0.7, temperature: 4.0 }.loss(s, t, labels));
+        let targets = Targets { labels, mixed: None, smoothing: 0.0 };
+        let mixed = scalar(Distillation { alpha: 0.7, temperature: 4.0 }.loss(s, t, &targets));
         assert!((mixed - (0.3 * ce + 0.7 * kd)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn smoothing_and_mixed_labels_follow_their_definitions() {
+        let device = Device::flex();
+        let rows = [[1.0, -0.5, 2.0], [0.3, 0.1, -1.2]];
+        let s = logits(&[1.0, -0.5, 2.0, 0.3, 0.1, -1.2], &device);
+        let labels = |l: [i64; 2]| Tensor::<1, Int>::from_data(TensorData::new(l.to_vec(), [2]), &device);
+        // Smoothed targets: (1 - e) on the label and e / C on each class, cross entropy by hand.
+        let by_hand = |targets: [usize; 2], e: f64| {
+            let row = |r: [f64; 3], k: usize| {
+                let p = softmax64(&r, 1.0);
+                -(0..3).map(|c| ((1.0 - e) * f64::from(u8::from(c == k)) + e / 3.0) * p[c].ln()).sum::<f64>()
+            };
+            (row(rows[0], targets[0]) + row(rows[1], targets[1])) / 2.0
+        };
+        let smoothed = Targets { labels: labels([2, 0]), mixed: None, smoothing: 0.1 };
+        let got = scalar(smoothed.cross_entropy(s.clone()));
+        assert!((got - by_hand([2, 0], 0.1)).abs() < 1e-5, "{got} vs {}", by_hand([2, 0], 0.1));
+        // Mixed: the own labels' loss and the partners' by their shares.
+        let mixed = Targets { labels: labels([2, 0]), mixed: Some((labels([1, 1]), 0.7)), smoothing: 0.1 };
+        let expected = 0.7 * by_hand([2, 0], 0.1) + 0.3 * by_hand([1, 1], 0.1);
+        let got = scalar(mixed.cross_entropy(s));
+        assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
     }
 }

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  FAKE_CAMERA, NO_CAMERA, afterAttempt, canvasColours, canvasPixels, choose, colours, launch, open, reopenOffline, shots, site, start,
+  FAKE_CAMERA, NO_CAMERA, afterAttempt, canvasColours, canvasPixels, choose, colours, launch, open, reopenOffline, setControl, shots,
+  site, start,
 } from './harness.js';
 
 const { samples } = JSON.parse(readFileSync(join(site, 'samples/samples.json'), 'utf8'));
@@ -113,8 +114,28 @@ describe('one page with a camera', () => {
     const photo = await page.evaluate(() => window.woofcam.photo);
     assert.deepEqual([photo.width, photo.height], size, 'the frame at the camera\'s full size');
     assert.match(photo.name, /^camera-\d{6}\.jpg$/);
-    const shades = await canvasColours(page, 'gradcam');
-    assert.ok(shades > 1000, `the overlay has only ${shades} colours`);
+    // Explained like any photo: a map drawn over the frame where the predicted breed has
+    // evidence, otherwise the note that says Grad-CAM is zero everywhere (on the fake camera's
+    // flat green test pattern, a dog-breed model may well find none). The frame is a few flat
+    // colours, so the overlay's colour count would say little: side by side, a map with
+    // evidence has a gradient (a blank one is one colour) and the overlay is not the bare frame.
+    await setControl(page, 'layout', 'side');
+    const note = await page.$eval('.panel[data-method="gradcam"] .note', (n) => (n.hidden ? null : n.textContent));
+    const mapColours = await canvasColours(page, 'gradcam', 1);
+    if (report.gradcamRaw.values.some((v) => v > 0)) {
+      assert.equal(note, null);
+      assert.ok(mapColours > 100, `the map has only ${mapColours} colours`);
+      // Compared in the page: camera-sized canvases are millions of numbers.
+      const bare = await page.evaluate(() => {
+        const [frame, , merged] = [...document.querySelectorAll('.panel[data-method="gradcam"] canvas')]
+          .map((c) => c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+        return frame.length === merged.length && frame.every((v, i) => v === merged[i]);
+      });
+      assert.ok(!bare, 'the overlay is the bare frame');
+    } else {
+      assert.ok(note?.startsWith(`Grad-CAM is zero everywhere: at ${report.layer}`), note);
+    }
+    await setControl(page, 'layout', 'merged');
     assert.equal(await page.evaluate(() => window.woofcam.attempts), attempts + 1, 'one photo, one analysis');
 
     assert.deepEqual(await page.evaluate(() => window.cameraTracks.map((t) => t.readyState)), ['ended']);

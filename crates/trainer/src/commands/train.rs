@@ -191,7 +191,7 @@ fn config(args: &Args) -> Result<TrainConfig> {
 }
 
 /// A resumed run's recipe with where things are on this machine: a run carried to another
-/// machine (a lent GPU, say) finds its data and teacher at other paths, and may compute on
+/// machine (one with a GPU, say) finds its data and teacher at other paths, and may compute on
 /// another backend. The photos and the teacher must be the same; each epoch's record says
 /// which backend trained it.
 fn carry_here(recipe: &mut TrainConfig, args: &Args) -> Result<()> {

@@ -1,6 +1,9 @@
 # Woofcam's recipes. `./x RECIPE` installs `just` first if needed.
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# Imagewoof, for the tests and the sample: $WOOFCAM_DATA, or in shared/ beside the repository.
+data := env_var_or_default("WOOFCAM_DATA", "../shared/data/imagewoof2-160")
+
 default:
     @just --list
 
@@ -78,7 +81,7 @@ demo port="8000": (serve port)
     @true
 
 # Explain a sample photo with the native tool (PNGs and the top-5 in out/).
-explain-sample photo="../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG": setup
+explain-sample photo=(data / "val/n02111889/ILSVRC2012_val_00000590.JPEG"): setup
     cargo run -q --release -p woofcam-trainer -- explain "{{photo}}" --weights "{{site_model}}" --out out
     @echo "PNGs are in out/"
 

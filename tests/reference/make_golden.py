@@ -41,7 +41,9 @@ from models import (  # noqa: E402
     torchvision_resnet34,
 )
 
-DEFAULT_IMAGE = "../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG"
+# Imagewoof: $WOOFCAM_DATA, or in shared/ beside the repository (as for the Rust tests).
+IMAGEWOOF = Path(os.environ.get("WOOFCAM_DATA", "../shared/data/imagewoof2-160"))
+DEFAULT_IMAGE = str(IMAGEWOOF / "val/n02111889/ILSVRC2012_val_00000590.JPEG")
 H, W = 160, 128  # non-square on purpose
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)

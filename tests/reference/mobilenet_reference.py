@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,7 @@ def photo_accuracy(net: MobileNetV1, per_class: int) -> tuple[int, int]:
     ten Imagewoof logits."""
     from PIL import Image
 
-    root = REPO.parent / "shared/data/imagewoof2-160/val"
+    root = Path(os.environ.get("WOOFCAM_DATA", REPO.parent / "shared/data/imagewoof2-160")) / "val"
     correct = total = 0
     for label, (synset, _) in enumerate(IMAGEWOOF.items()):
         for path in sorted((root / synset).iterdir())[:per_class]:

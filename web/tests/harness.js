@@ -11,8 +11,10 @@ import { serve } from '../server.js';
 export const repo = fileURLToPath(new URL('../..', import.meta.url));
 export const site = process.env.SITE_DIR ?? join(repo, 'target/site');
 export const shots = join(repo, 'target/e2e');
-/** A Samoyed from Imagewoof's val split (shared/ sits beside the repository). */
-export const photoPath = join(repo, '../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG');
+/** Imagewoof: $WOOFCAM_DATA, or in shared/ beside the repository (as for the Rust tests). */
+export const imagewoof = process.env.WOOFCAM_DATA ?? join(repo, '../shared/data/imagewoof2-160');
+/** A Samoyed from Imagewoof's val split. */
+export const photoPath = join(imagewoof, 'val/n02111889/ILSVRC2012_val_00000590.JPEG');
 
 const FLAGS = [
   '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update',

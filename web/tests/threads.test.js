@@ -6,10 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { analyseAll, assertSameAnalysis, choose, open, photoPath, repo, shots, start } from './harness.js';
+import { analyseAll, assertSameAnalysis, choose, imagewoof, open, photoPath, repo, shots, start } from './harness.js';
 
 /** A Beagle from the val split. */
-const otherPhoto = join(repo, '../shared/data/imagewoof2-160/val/n02088364/ILSVRC2012_val_00005291.JPEG');
+const otherPhoto = join(imagewoof, 'val/n02088364/ILSVRC2012_val_00005291.JPEG');
 
 let isolated;
 let plain;

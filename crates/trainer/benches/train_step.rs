@@ -21,7 +21,7 @@ use woofcam_trainer::train::loss::cross_entropy;
 const BATCH: usize = 32;
 
 fn teacher_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models/mobilenet_v1_0.75_224")
+    woofcam_testkit::shared().join("models/mobilenet_v1_0.75_224")
 }
 
 fn seconds(job: impl FnOnce()) -> f64 {

@@ -168,6 +168,12 @@ fn init_writes_a_model_that_explain_loads() {
         serde_json::from_slice(&std::fs::read(dir.path().join("numbers.json")).unwrap()).unwrap();
     assert_eq!(numbers["logits"].as_array().unwrap().len(), 10);
     assert_eq!((&numbers["layer"], &numbers["gradcamRaw"]["height"]), (&"layer4".into(), &3.into())); // 96 px / 32
+    // The page's report: the five most probable classes, most probable first, the explained
+    // one (the prediction) among them.
+    let report: woofcam::explain::Report = serde_json::from_value(numbers).expect("the page's report format");
+    assert_eq!(report.top.len(), 5);
+    assert!(report.top.windows(2).all(|w| w[0].probability >= w[1].probability));
+    assert_eq!((report.top[0].class, &report.top[0].name), (report.class, &report.class_name));
 }
 
 #[test]

@@ -9,15 +9,12 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor, TensorData};
 use woofcam::image::{DecodeLimits, Fit, Normalization, decode, resize, to_chw};
 use woofcam::labels::IMAGEWOOF;
+use woofcam_testkit::{imagewoof, shared};
 use woofcam_trainer::data::{Split, SplitMix64, Transform};
 use woofcam_trainer::teacher::{MobileNetConfig, Teacher, TeacherError, TfjsWeights};
 
 /// Photos per class in most tests here: 100 in all.
 const PHOTOS_PER_CLASS: usize = 10;
-
-fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
 
 fn model_dir() -> PathBuf {
     shared().join("models/mobilenet_v1_0.75_224")
@@ -33,7 +30,7 @@ fn load(dir: &Path) -> Result<Teacher, TeacherError> {
 fn val_photos(per_class: usize) -> Vec<(image::RgbImage, usize)> {
     let mut photos = Vec::new();
     for (label, breed) in IMAGEWOOF.iter().enumerate() {
-        let dir = shared().join("data/imagewoof2-160/val").join(breed.synset);
+        let dir = imagewoof().join("val").join(breed.synset);
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|entry| entry.unwrap().path())

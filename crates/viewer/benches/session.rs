@@ -11,6 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use woofcam_testkit::median;
+
 use burn::tensor::Device;
 use woofcam::explain::render::{Method, Style};
 use woofcam_viewer::Session;
@@ -33,12 +35,6 @@ fn ms(job: impl FnOnce()) -> f64 {
     let start = Instant::now();
     job();
     start.elapsed().as_secs_f64() * 1000.0
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 }
 }
 
 fn main() {

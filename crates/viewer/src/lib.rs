@@ -17,18 +17,18 @@ use std::rc::Rc;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
-use woofcam::explain::Upsampling;
 use woofcam::explain::render::{Method, Style};
 use woofcam::image::Colormap;
 
 pub use error::ViewerError;
 pub use panic::last_panic;
-pub use report::{LayerRow, RawMap, Report};
+pub use report::{LayerRow, RawMap};
 pub use session::{PhotoInfo, Session};
 /// `initThreadPool(n)` in JavaScript: the threaded build's page starts its rayon pool of `n`
 /// Web Workers with it, before [`load`].
 #[cfg(feature = "threads")]
 pub use wasm_bindgen_rayon::init_thread_pool;
+pub use woofcam::explain::Report;
 
 /// A loaded model on its device. Cheap to clone in Rust: the session is shared, so an
 /// analysis can await the device without borrowing the `Viewer` across the wait.
@@ -127,7 +127,7 @@ impl Viewer {
 
     /// `method`'s map values in [0, 1] at the view size, row-major (for hover read-outs).
     pub fn strength(&self, method: &str, upsampling: &str) -> Result<Vec<f32>, JsError> {
-        let style = Style { cmap: Colormap::default(), upsampling: parse_upsampling(upsampling)? };
+        let style = Style { cmap: Colormap::default(), upsampling: upsampling.parse().map_err(ViewerError::Option)? };
         Ok(self.session.borrow().strength(parse_method(method)?, style)?.values)
     }
 
@@ -151,15 +151,7 @@ fn parse_method(name: &str) -> Result<Method, ViewerError> {
 
 fn style(cmap: &str, upsampling: &str) -> Result<Style, ViewerError> {
     let cmap = cmap.parse::<Colormap>().map_err(|e| ViewerError::Option(e.to_string()))?;
-    Ok(Style { cmap, upsampling: parse_upsampling(upsampling)? })
-}
-
-fn parse_upsampling(name: &str) -> Result<Upsampling, ViewerError> {
-    match name {
-        "bilinear" => Ok(Upsampling::Bilinear),
-        "smooth" => Ok(Upsampling::Smooth),
-        other => Err(ViewerError::Option(format!("unknown upsampling `{other}` (bilinear or smooth)"))),
-    }
+    Ok(Style { cmap, upsampling: upsampling.parse().map_err(ViewerError::Option)? })
 }
 
 fn js_error(error: ViewerError) -> JsValue {

@@ -1,71 +1,11 @@
-//! What the viewer sends back to JavaScript: an analysis's predictions, the layer list, and
-//! the raw maps offered for download.
+//! What the viewer sends back to JavaScript besides an analysis's [`Report`] (the core's,
+//! shared with `explain --json`): the layer list and the raw maps offered for download.
 
 use serde::Serialize;
 use woofcam::explain::ExplanationData;
 use woofcam::explain::render::Method;
-use woofcam::image::Map;
 use woofcam::metadata::ModelMetadata;
 use woofcam::model::LayerSummary;
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Prediction {
-    pub class: usize,
-    pub name: String,
-    pub probability: f32,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MapData {
-    pub height: usize,
-    pub width: usize,
-    pub values: Vec<f32>,
-}
-
-impl From<Map> for MapData {
-    fn from(map: Map) -> Self {
-        Self { height: map.height, width: map.width, values: map.values }
-    }
-}
-
-/// The outcome of one analysis.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    /// The five most probable classes.
-    pub top: Vec<Prediction>,
-    /// Every pre-softmax score, in class order.
-    pub logits: Vec<f32>,
-    /// The explained class.
-    pub class: usize,
-    pub class_name: String,
-    pub layer: String,
-    /// Grad-CAM before ReLU at the layer's resolution, when Grad-CAM was computed.
-    pub gradcam_raw: Option<MapData>,
-    /// Why the Grad-CAM (and Guided Grad-CAM) picture is blank, when it is.
-    pub gradcam_note: Option<String>,
-}
-
-impl Report {
-    pub fn new(data: &ExplanationData, meta: &ModelMetadata, layer: &str) -> Self {
-        let names = meta.class_names();
-        Self {
-            top: data
-                .top_k(5)
-                .into_iter()
-                .map(|(class, probability)| Prediction { class, name: names[class].clone(), probability })
-                .collect(),
-            logits: data.logits.clone(),
-            class: data.class,
-            class_name: names[data.class].clone(),
-            layer: layer.to_string(),
-            gradcam_raw: data.gradcam.as_ref().map(|cam| cam.raw.clone().into()),
-            gradcam_note: data.gradcam.as_ref().and_then(|cam| cam.blank_note(&names[data.class], layer)),
-        }
-    }
-}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -9,14 +9,13 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use woofcam::explain::render::{Method, Style, display_view, picture, strength};
-use woofcam::explain::{Explanation, ExplanationData, Request, Target, explain};
+use woofcam::explain::{Explanation, ExplanationData, Report, Request, Target, explain};
 use woofcam::image::{DecodeLimits, Fit, Map, decode, overlay};
 use woofcam::metadata::ModelMetadata;
 use woofcam::model::ResNet;
 use woofcam::weights::from_burnpack;
 
 use crate::error::ViewerError;
-use crate::report::Report;
 
 /// Longest side of the photo as shown (and as downloaded): enough for a sharp overlay on
 /// any screen, small enough to redraw while a slider moves.

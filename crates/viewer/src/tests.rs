@@ -15,11 +15,7 @@ fn session() -> Session {
 }
 
 fn photo() -> Vec<u8> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG"
-    );
-    std::fs::read(path).unwrap()
+    std::fs::read(woofcam_testkit::samoyed()).unwrap()
 }
 
 #[test]

@@ -14,15 +14,14 @@ fn median_ms(runs: usize, mut job: impl FnMut()) -> f64 {
     for _ in 0..2 {
         job(); // warm-up: allocator pools, lazy kernels
     }
-    let mut times: Vec<f64> = (0..runs)
+    let times = (0..runs)
         .map(|_| {
             let start = Instant::now();
             job();
             start.elapsed().as_secs_f64() * 1000.0
         })
         .collect();
-    times.sort_by(f64::total_cmp);
-    times[runs / 2]
+    woofcam_testkit::median(times)
 }
 
 fn main() {

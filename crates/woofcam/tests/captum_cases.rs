@@ -8,9 +8,9 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
-use support::fixture::assert_close;
 use woofcam::explain::{Explainable, ExplanationData, Request, Target, explain, guided_gradcam};
 use woofcam::model::{ReluMode, relu};
+use woofcam_testkit::assert_close;
 
 /// captum's `BasicModel_ConvNet_One_Conv`: conv(1->2, 3x3, ones, bias [-50, -75]), ReLU,
 /// flatten, fc(8->4, every row [1,1,1,1,1,-1,-1,-1], no bias), ReLU.

@@ -6,11 +6,12 @@ mod support;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use support::fixture::{Fixture, assert_close, state_dict_keys};
+use support::fixture::{Fixture, state_dict_keys};
 use support::formula::state_dict_safetensors;
 use woofcam::explain::{ExplanationData, Request, Target, Upsampling, explain, guided_gradcam};
 use woofcam::model::{ResNet, ResNetConfig};
 use woofcam::weights::{TorchLayout, load_torch_safetensors};
+use woofcam_testkit::assert_close;
 
 /// Logits and maps must match within this fraction of the reference's largest value.
 const TOLERANCE: f32 = 1e-4;

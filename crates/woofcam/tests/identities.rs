@@ -7,11 +7,12 @@ mod support;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use support::fixture::{Fixture, assert_close, state_dict_keys};
+use support::fixture::{Fixture, state_dict_keys};
 use support::formula::state_dict_safetensors;
 use woofcam::explain::{Request, Target, explain};
 use woofcam::model::{ReluMode, ResNetConfig};
 use woofcam::weights::{TorchLayout, load_torch_safetensors};
+use woofcam_testkit::assert_close;
 
 #[test]
 fn gradcam_at_layer4_is_cam_over_hw_and_sums_to_logit_minus_bias() {

@@ -13,16 +13,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Tensor;
-use serde::Deserialize;
 use woofcam::explain::{Request, Target, explain};
 use woofcam::image::{DecodeLimits, Fit, decode};
-use woofcam::metadata::{ClassInfo, ModelMetadata};
+use woofcam::metadata::ModelMetadata;
 use woofcam::model::HeadKind;
 use woofcam::weights::Precision;
 
 use super::count;
-use crate::data::{Dataset, FolderOptions, Item, ResizeMethod};
+use crate::data::{Dataset, FolderOptions, Item};
 use crate::device::Backend;
+use crate::interpret::EvalReport;
 use crate::model_file::{load, metadata_path, read_metadata};
 use crate::teacher::{ByProvenance, IMAGENET_VAL_PREFIX, Tally, Teacher, accuracy_by_provenance};
 use crate::train::metrics::{EpochRecord, clock};
@@ -55,39 +55,6 @@ pub struct Args {
     /// validation split (which it never trained on) and on those from ImageNet's train split.
     #[arg(long, value_name = "DIR")]
     teacher: Option<PathBuf>,
-}
-
-/// What the card reads of `trainer eval`'s eval.json.
-#[derive(Debug, Deserialize)]
-struct Evaluation {
-    accuracy: f64,
-    correct: usize,
-    images: usize,
-    data: PathBuf,
-    split: String,
-    limit_per_class: Option<usize>,
-    input_size: [usize; 2],
-    /// Absent from eval.json files written before `--fit` existed, which all cropped.
-    #[serde(default)]
-    fit: ResizeMethod,
-    classes: Vec<ClassInfo>,
-    per_class: Vec<ClassAccuracy>,
-    most_confused: Vec<Confusion>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ClassAccuracy {
-    id: String,
-    name: String,
-    accuracy: f64,
-    images: usize,
-}
-
-#[derive(Debug, Deserialize)]
-struct Confusion {
-    actual: String,
-    predicted: String,
-    count: usize,
 }
 
 /// The confusion matrix's file name, beside the card.
@@ -141,38 +108,38 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// `DIR/eval.json`, checked to be an evaluation of the model the card is for.
-fn read_evaluation(dir: &Path, meta: &ModelMetadata, weights: &Path) -> Result<Evaluation> {
-    let path = dir.join("eval.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {} (run `trainer eval --out` there first)", path.display()))?;
-    let eval: Evaluation =
-        serde_json::from_str(&text).with_context(|| format!("{} is not eval.json", path.display()))?;
+fn read_evaluation(dir: &Path, meta: &ModelMetadata, weights: &Path) -> Result<EvalReport> {
+    let eval = EvalReport::read(dir)?;
     if eval.classes != meta.classes || eval.input_size != meta.input_size {
-        bail!("{} evaluated another model (other classes or input size) than {}", path.display(), weights.display());
+        bail!(
+            "{} evaluated another model (other classes or input size) than {}",
+            EvalReport::path(dir).display(),
+            weights.display()
+        );
     }
     Ok(eval)
 }
 
 /// How `eval` brought each photo to the network's input, as a phrase.
-fn fit_phrase(fit: ResizeMethod, height: usize, width: usize) -> String {
+fn fit_phrase(fit: Fit, height: usize, width: usize) -> String {
     match fit {
-        ResizeMethod::Crop => {
+        Fit::CenterCrop => {
             format!("a centre square of each photo resized to {height}x{width} (fastai's validation transform)")
         }
-        ResizeMethod::Squish => format!("each whole photo squished to {height}x{width}, as the viewer feeds it"),
+        Fit::Squish => format!("each whole photo squished to {height}x{width}, as the viewer feeds it"),
     }
 }
 
 /// How the measured accuracy relates to what a viewer user gets: the viewer squishes the
 /// whole photo so that nothing is cut off, which training's centre squares never do.
-fn viewer_caveat(eval: &Evaluation, others: &[Evaluation], height: usize, width: usize) -> String {
-    if eval.fit == ResizeMethod::Squish {
+fn viewer_caveat(eval: &EvalReport, others: &[EvalReport], height: usize, width: usize) -> String {
+    if eval.fit == Fit::Squish {
         return format!(
             "The accuracy above is of {}; that distorts photos far from square.",
             fit_phrase(eval.fit, height, width)
         );
     }
-    let measured = others.iter().find(|e| e.fit == ResizeMethod::Squish).map_or_else(
+    let measured = others.iter().find(|e| e.fit == Fit::Squish).map_or_else(
         || " (how accurate it is on photos fed that way was not measured for this card)".to_string(),
         |e| format!(": fed that way, the same photos scored {:.1}%", 100.0 * e.accuracy),
     );
@@ -183,16 +150,8 @@ fn viewer_caveat(eval: &Evaluation, others: &[Evaluation], height: usize, width:
     )
 }
 
-/// `eval --fit`'s value for `fit`.
-fn fit_name(fit: ResizeMethod) -> &'static str {
-    match fit {
-        ResizeMethod::Crop => "crop",
-        ResizeMethod::Squish => "squish",
-    }
-}
-
 /// The teacher in `dir` on the photos `eval` measured, by where in ImageNet they come from.
-fn score_teacher(dir: &Path, eval: &Evaluation) -> Result<ByProvenance> {
+fn score_teacher(dir: &Path, eval: &EvalReport) -> Result<ByProvenance> {
     let data = Dataset::from_folder(&eval.data, FolderOptions::at_most(eval.limit_per_class))
         .with_context(|| format!("listing the photos {} measured, for the teacher", eval.data.display()))?;
     let synsets: Vec<&str> = data.classes.iter().map(|c| c.folder.as_str()).collect();
@@ -234,8 +193,8 @@ fn card(
     weights: &Path,
     meta: &ModelMetadata,
     record: &TrainingRecord,
-    eval: &Evaluation,
-    others: &[Evaluation],
+    eval: &EvalReport,
+    others: &[EvalReport],
     outside: &[OutsideAnswer],
     teacher: Option<(&Path, ByProvenance)>,
 ) -> Result<String> {
@@ -279,8 +238,8 @@ fn card(
         file(weights),
         eval.data.display(),
         match eval.fit {
-            ResizeMethod::Crop => String::new(),
-            fit => format!(" --fit {}", fit_name(fit)),
+            Fit::CenterCrop => String::new(),
+            fit => format!(" --fit {}", fit.name()),
         },
     )?;
     for other in others {
@@ -291,12 +250,13 @@ fn card(
             100.0 * other.accuracy,
             other.correct,
             other.images,
-            fit_name(other.fit),
+            other.fit.name(),
         )?;
     }
     writeln!(w, "| Breed | Synset | Accuracy | Photos |\n|---|---|---|---|")?;
     for class in &eval.per_class {
-        writeln!(w, "| {} | {} | {:.1}% | {} |", class.name, class.id, 100.0 * class.accuracy, class.images)?;
+        let accuracy = class.accuracy.map_or_else(|| "-".to_string(), |a| format!("{:.1}%", 100.0 * a));
+        writeln!(w, "| {} | {} | {accuracy} | {} |", class.name, class.id, class.images)?;
     }
     let confused: Vec<String> =
         eval.most_confused.iter().take(5).map(|c| format!("{} as {} ({})", c.actual, c.predicted, c.count)).collect();
@@ -387,7 +347,7 @@ fn run_section(
     index: usize,
     runs: usize,
     run: &TrainingRecord,
-    eval: &Evaluation,
+    eval: &EvalReport,
     measured: Option<&HashSet<PhotoKey>>,
 ) -> Result<()> {
     let recipe = &run.recipe;
@@ -577,7 +537,7 @@ fn best_epoch_choice(
     w: &mut String,
     recipe: &TrainConfig,
     photos: &str,
-    eval: &Evaluation,
+    eval: &EvalReport,
     measured: Option<&HashSet<PhotoKey>>,
 ) -> Result<()> {
     match measured.and_then(|measured| shared_photos(recipe, measured)) {
@@ -612,7 +572,7 @@ fn photo_key(item: &Item) -> Option<PhotoKey> {
 
 /// The photos `eval` measured, listed once for every run's comparison; `None` when their
 /// folder cannot be listed here.
-fn measured_photos(eval: &Evaluation) -> Option<HashSet<PhotoKey>> {
+fn measured_photos(eval: &EvalReport) -> Option<HashSet<PhotoKey>> {
     let data = Dataset::from_folder(&eval.data, FolderOptions::at_most(eval.limit_per_class)).ok()?;
     let items = if eval.split == "train" { data.train } else { data.valid };
     Some(items.iter().filter_map(photo_key).collect())

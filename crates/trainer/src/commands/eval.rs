@@ -14,17 +14,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
-use serde_json::json;
 use woofcam::explain::{Request, Target, Upsampling, explain};
-use woofcam::image::{Colormap, DecodeLimits, colorize, decode, overlay, to_chw};
+use woofcam::image::{Colormap, DecodeLimits, Fit, colorize, decode, overlay, to_chw};
 use woofcam::metadata::ModelMetadata;
 use woofcam::model::ResNet;
 
 use super::count;
-use crate::data::{Dataset, FolderOptions, Item, ResizeMethod, Split, SplitMix64, Transform};
+use crate::data::{Dataset, FolderOptions, Item, Split, SplitMix64, Transform};
 use crate::device::Backend;
 use crate::interpret::plot::{self, Captioned};
-use crate::interpret::{Interpretation, Prediction, model_labels, run_batches};
+use crate::interpret::{EvalReport, Interpretation, Prediction, SkippedPhoto, TopLoss, model_labels, run_batches};
 
 /// Which folder of the data set to evaluate on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -62,8 +61,8 @@ pub struct Args {
     /// How a photo becomes a square: `crop`, its centre square (fastai's validation
     /// transform, what training validated on), or `squish`, the whole photo stretched, as the
     /// viewer feeds it (the accuracy a viewer user sees).
-    #[arg(long, value_enum, default_value_t = ResizeMethod::Crop)]
-    fit: ResizeMethod,
+    #[arg(long, default_value_t = Fit::CenterCrop)]
+    fit: Fit,
     /// Input size (pixels, square) to run the network at instead of the model's own: to find
     /// the size to `trainer export --size` (a network trained on random crops is often most
     /// accurate at a larger input than it trained at).
@@ -110,7 +109,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let mut transform = Transform::new(resize, size);
     transform.normalization = meta.normalization;
-    transform.method = args.fit;
+    transform.fit = args.fit;
 
     let num_classes = meta.classes.len();
     let mut interp = Interpretation::new(&meta);
@@ -133,8 +132,8 @@ pub fn run(args: Args) -> Result<()> {
 
     let limit = args.limit_per_class.map(|n| format!(" ({n} per class at most)")).unwrap_or_default();
     let fit = match args.fit {
-        ResizeMethod::Crop => "centre squares",
-        ResizeMethod::Squish => "whole photos squished",
+        Fit::CenterCrop => "centre squares",
+        Fit::Squish => "whole photos squished",
     };
     println!(
         "evaluated {} of {split_name}{limit} ({fit}), {} skipped, in {:.1} s ({:.1} images/s)",
@@ -193,35 +192,41 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
 
-    let report = json!({
-        "weights": args.weights.display().to_string(),
-        "data": args.data.display().to_string(),
-        "split": split_name,
-        "limit_per_class": args.limit_per_class,
-        "input_size": meta.input_size,
-        "resize": resize,
-        "fit": args.fit,
-        "images": interp.total(),
-        "skipped": summary.skipped.iter().map(|s| json!({"path": s.path.display().to_string(), "reason": s.reason})).collect::<Vec<_>>(),
-        "correct": interp.correct(),
-        "accuracy": accuracy,
-        "error_rate": 1.0 - accuracy,
-        "loss": interp.mean_loss(),
-        "classes": meta.classes,
-        "per_class": per_class,
-        "confusion_matrix": interp.confusion,
-        "most_confused": interp.most_confused(1),
-        "top_losses": top.iter().map(|p| json!({
-            "path": p.path.display().to_string(),
-            "actual": interp.names[p.actual],
-            "predicted": interp.names[p.predicted],
-            "loss": p.loss,
-            "probability": p.probability,
-        })).collect::<Vec<_>>(),
-    });
-    let json_path = args.out.join("eval.json");
-    let text = serde_json::to_string_pretty(&report).context("serialising eval.json")?;
-    std::fs::write(&json_path, text).with_context(|| format!("cannot write {}", json_path.display()))?;
+    let report = EvalReport {
+        format_version: EvalReport::FORMAT_VERSION,
+        weights: args.weights.clone(),
+        data: args.data.clone(),
+        split: split_name.to_string(),
+        limit_per_class: args.limit_per_class.map(|n| n as usize),
+        input_size: meta.input_size,
+        resize,
+        fit: args.fit,
+        images: interp.total(),
+        skipped: summary
+            .skipped
+            .iter()
+            .map(|s| SkippedPhoto { path: s.path.clone(), reason: s.reason.clone() })
+            .collect(),
+        correct: interp.correct(),
+        accuracy,
+        error_rate: 1.0 - accuracy,
+        loss: interp.mean_loss(),
+        classes: meta.classes.clone(),
+        per_class,
+        confusion_matrix: interp.confusion.clone(),
+        most_confused: interp.most_confused(1),
+        top_losses: top
+            .iter()
+            .map(|p| TopLoss {
+                path: p.path.clone(),
+                actual: interp.names[p.actual].clone(),
+                predicted: interp.names[p.predicted].clone(),
+                loss: p.loss,
+                probability: p.probability,
+            })
+            .collect(),
+    };
+    let json_path = report.write(&args.out)?;
     println!("wrote {}", json_path.display());
     Ok(())
 }

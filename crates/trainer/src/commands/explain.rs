@@ -6,8 +6,9 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Tensor;
 use image::RgbImage;
 use woofcam::explain::render::{self, Style};
-use woofcam::explain::{ExplanationData, Request, Target, Upsampling, explain, resolve_class};
+use woofcam::explain::{ExplanationData, Report, Request, Target, Upsampling, explain, resolve_class};
 use woofcam::image::{Colormap, DecodeLimits, Fit, decode, overlay, side_by_side};
+use woofcam::metadata::ModelMetadata;
 
 use crate::device::Backend;
 
@@ -28,20 +29,6 @@ impl Method {
             Method::All => render::Method::ALL.to_vec(),
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum FitArg {
-    /// Resize the whole photo to the model's input, ignoring its aspect ratio.
-    Squish,
-    /// Scale the short side, then cut out the centre.
-    Crop,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum UpsampleArg {
-    Bilinear,
-    Smooth,
 }
 
 #[derive(clap::Args)]
@@ -65,15 +52,19 @@ pub struct Args {
     /// Opacity of the map over the photo, 0 to 1.
     #[arg(long, default_value_t = 0.6)]
     alpha: f32,
-    #[arg(long, value_enum, default_value_t = FitArg::Squish)]
-    fit: FitArg,
-    #[arg(long, value_enum, default_value_t = UpsampleArg::Bilinear)]
-    upsample: UpsampleArg,
+    /// How the photo becomes the model's input: `squish` (the whole photo stretched, as the
+    /// viewer does) or `crop` (its centre; the borders are not explained).
+    #[arg(long, default_value_t = Fit::Squish)]
+    fit: Fit,
+    /// How the coarse Grad-CAM map is brought to the photo's size: `bilinear` or `smooth`.
+    #[arg(long, default_value_t = Upsampling::Bilinear)]
+    upsample: Upsampling,
     /// Folder for the PNGs (created if missing).
     #[arg(long, default_value = ".")]
     out: PathBuf,
-    /// Also write the numbers as JSON: logits, the explained class and layer, and
-    /// Grad-CAM's raw (pre-ReLU) map at the layer's resolution.
+    /// Also write the numbers as JSON, as the page receives them: the top five, logits, the
+    /// explained class and layer, Grad-CAM's raw (pre-ReLU) map at the layer's resolution
+    /// and, when that map is blank, why.
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -93,10 +84,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let bytes = std::fs::read(&args.photo).with_context(|| format!("cannot read {}", args.photo.display()))?;
     let photo = decode(&bytes, DecodeLimits::default()).with_context(|| format!("{}", args.photo.display()))?;
-    let fit = match args.fit {
-        FitArg::Squish => Fit::Squish,
-        FitArg::Crop => Fit::CenterCrop,
-    };
+    let fit = args.fit;
     let [height, width] = meta.input_size;
     let input = meta.input(&photo.rgb, fit);
 
@@ -116,18 +104,14 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     if let Some(path) = &args.json {
-        write_json(&data, &names, &layer.name, path)?;
+        write_json(&data, &meta, &layer.name, path)?;
     }
 
     // Maps are drawn over what the model saw: the whole photo, or its centre crop.
     let view = render::display_view(&photo.rgb, fit, height, width, 1024);
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let stem = args.photo.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
-    let upsampling = match args.upsample {
-        UpsampleArg::Bilinear => Upsampling::Bilinear,
-        UpsampleArg::Smooth => Upsampling::Smooth,
-    };
-    let style = Style { cmap: args.cmap, upsampling };
+    let style = Style { cmap: args.cmap, upsampling: args.upsample };
     for method in shown {
         let rendering = render::picture(&data, method, view.width(), view.height(), style)
             .expect("the request computed what each shown method needs");
@@ -143,18 +127,8 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The numbers behind the pictures, for other tools (the browser tests compare against it).
-fn write_json(data: &ExplanationData, names: &[String], layer: &str, path: &Path) -> Result<()> {
-    let gradcam_raw = data
-        .gradcam
-        .as_ref()
-        .map(|cam| serde_json::json!({ "height": cam.raw.height, "width": cam.raw.width, "values": cam.raw.values }));
-    let report = serde_json::json!({
-        "logits": data.logits,
-        "class": data.class,
-        "className": names[data.class],
-        "layer": layer,
-        "gradcamRaw": gradcam_raw,
-    });
+fn write_json(data: &ExplanationData, meta: &ModelMetadata, layer: &str, path: &Path) -> Result<()> {
+    let report = Report::new(data, meta, layer);
     // Its folder is made as `--out`'s is.
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
+use woofcam::image::Fit;
+
 use crate::device::Backend;
 use crate::train::{DistillConfig, Keep, Phase, RunDir, RunState, Session, TrainConfig, fit};
 
@@ -42,6 +44,11 @@ pub struct Args {
     /// fastai's item transform `Resize(resize)`: random crop on train, centre crop on valid.
     #[arg(long, default_value_t = 320, value_parser = clap::value_parser!(u32).range(16..=2048))]
     resize: u32,
+    /// How `Resize` makes a photo square, on train and valid alike: `crop` (fastai's default)
+    /// or `squish`, the whole photo stretched as the viewer feeds it, so that a model tuned
+    /// this way sees photos in training as its users show them.
+    #[arg(long, default_value_t = Fit::CenterCrop)]
+    fit: Fit,
     /// The network's input size after augmentation (`aug_transforms(size=...)`).
     #[arg(long, default_value_t = 224, value_parser = clap::value_parser!(u32).range(16..=2048))]
     size: u32,
@@ -171,6 +178,7 @@ fn config(args: &Args) -> Result<TrainConfig> {
         valid_per_class: args.valid_per_class.map(|n| n as usize),
         holdout_percent: args.holdout,
         resize: args.resize,
+        fit: args.fit,
         size: args.size,
         batch_size: args.batch_size as usize,
         architecture: args.arch.clone(),
@@ -242,6 +250,7 @@ mod tests {
             "trainer train --data d --out x --arch resnet18 --frozen-epochs 3 --frozen-lr 3e-3 --epochs 0 --max-per-class 4 --valid-per-class 2 --distill-alpha 0.5 --distill-temperature 4 --teacher t",
             "trainer train --data d --out x --epochs 1 --lr 1e-30 --keep last",
             "trainer train --data d --out x --label-smoothing 0.1 --mixup 0.4 --teacher t --holdout 5",
+            "trainer train --data d --out x --resize 160 --size 160 --fit squish --init m.bpk",
         ] {
             let recipe = parse(line);
             let command = recipe.command_line().expect("a recipe the command line made");

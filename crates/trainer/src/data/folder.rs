@@ -201,10 +201,7 @@ fn list_split(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn imagewoof() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
-    }
+    use woofcam_testkit::imagewoof;
 
     /// Creates `root/<rel>` (and its parents) as an empty file.
     fn touch(root: &Path, rel: &str) {

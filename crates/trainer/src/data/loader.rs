@@ -236,10 +236,7 @@ mod tests {
     use super::*;
     use crate::data::{Dataset, FolderOptions};
     use std::path::Path;
-
-    fn imagewoof() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
-    }
+    use woofcam_testkit::imagewoof;
 
     /// Two val images of each of three classes copied into a temp folder, plus a corrupt
     /// `.jpg` in the second class.

@@ -18,4 +18,4 @@ pub mod transform;
 pub use folder::{Dataset, FolderOptions, Item};
 pub use loader::{Batch, Loader, LoaderConfig, Skipped};
 pub use rng::SplitMix64;
-pub use transform::{ResizeMethod, Split, Transform};
+pub use transform::{Split, Transform};

@@ -30,19 +30,6 @@ pub enum Split {
     Valid,
 }
 
-/// How `Resize` brings a photo to its square size: fastai's `ResizeMethod`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResizeMethod {
-    /// The largest square, at a random place on train and the centre on valid (fastai's
-    /// default, `ResizeMethod.Crop`).
-    #[default]
-    Crop,
-    /// The whole photo stretched to a square (`ResizeMethod.Squish`), as the viewer feeds
-    /// photos to the network so that the explanation covers every pixel the user sees.
-    Squish,
-}
-
 /// The batch augmentation's knobs, defaulting to fastai's `aug_transforms()`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Augment {
@@ -83,8 +70,9 @@ impl Default for Augment {
 pub struct Transform {
     /// The item transform's square size (`Resize(resize)`).
     pub resize: u32,
-    /// How the item transform reaches that square.
-    pub method: ResizeMethod,
+    /// How the item transform reaches that square: fastai's `ResizeMethod`, `Crop` (at a
+    /// random place on train, the centre on valid) or `Squish`.
+    pub fit: Fit,
     /// The batch transform's output size (`aug_transforms(size=size)`), the network input.
     pub size: u32,
     pub augment: Augment,
@@ -97,7 +85,7 @@ impl Transform {
     pub fn new(resize: u32, size: u32) -> Self {
         Self {
             resize: resize.max(2),
-            method: ResizeMethod::Crop,
+            fit: Fit::CenterCrop,
             size: size.max(2),
             augment: Augment::default(),
             normalization: Normalization::IMAGENET,
@@ -115,9 +103,9 @@ impl Transform {
     /// from the photo rather than upsampled from the student's smaller image. Rendering at
     /// `[self.size]` takes the same random draws as [`Transform::image`].
     pub fn images(&self, photo: &RgbImage, split: Split, rng: &mut SplitMix64, sizes: &[u32]) -> Vec<RgbImage> {
-        let item = match self.method {
-            ResizeMethod::Crop => resize_crop(photo, self.resize, split, rng),
-            ResizeMethod::Squish => resize(photo, self.resize, self.resize, Fit::Squish),
+        let item = match self.fit {
+            Fit::CenterCrop => resize_crop(photo, self.resize, split, rng),
+            Fit::Squish => resize(photo, self.resize, self.resize, Fit::Squish),
         };
         let (coords, lighting) = match split {
             Split::Valid => (Warp::IDENTITY, None),
@@ -336,14 +324,11 @@ fn bilinear(input: &RgbImage, x: f64, y: f64) -> Rgb<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
     use woofcam::image::{DecodeLimits, decode};
 
     /// A 213x160 photo from Imagewoof's val split (landscape, so crops can move).
     fn samoyed() -> RgbImage {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/imagewoof2-160/val/n02111889/ILSVRC2012_val_00000590.JPEG");
-        decode(&std::fs::read(path).unwrap(), DecodeLimits::default()).unwrap().rgb
+        decode(&std::fs::read(woofcam_testkit::samoyed()).unwrap(), DecodeLimits::default()).unwrap().rgb
     }
 
     /// Every pixel distinct enough to catch any shift or mirror.
@@ -398,7 +383,7 @@ mod tests {
     fn squish_keeps_the_whole_photo_as_the_viewer_feeds_it() {
         let photo = gradient(40, 30);
         let mut t = Transform::new(24, 24);
-        t.method = ResizeMethod::Squish;
+        t.fit = Fit::Squish;
         // The viewer's input (`ModelMetadata::input` with `Fit::Squish`) before normalisation.
         let viewer = resize(&photo, 24, 24, Fit::Squish);
         assert_eq!(t.image(&photo, Split::Valid, &mut SplitMix64::new(1)), viewer);

@@ -8,12 +8,15 @@
 //! both use it.
 
 pub mod plot;
+mod report;
+
+pub use report::{EvalReport, SkippedPhoto, TopLoss};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use woofcam::metadata::ModelMetadata;
 
 use crate::data::loader::Skipped;
@@ -33,7 +36,7 @@ pub struct Prediction {
 }
 
 /// Per-class numbers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassScore {
     pub id: String,
     pub name: String,
@@ -44,7 +47,7 @@ pub struct ClassScore {
 }
 
 /// A pair of classes the model mixes up, fastai's `most_confused`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confusion {
     pub actual: String,
     pub predicted: String,

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use woofcam::image::Fit;
+
 use crate::data::FolderOptions;
 use crate::device::Backend;
 
@@ -61,7 +63,7 @@ pub struct TrainConfig {
     /// At most this many images per class and split (quick runs and tests).
     pub max_per_class: Option<usize>,
     /// At most this many per class of the validation split that each epoch is scored on
-    /// (the first ones in path order). Runs saved before this option existed have none.
+    /// (the first ones in path order), or none: the whole split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_per_class: Option<usize>,
     /// Validate on this percentage of each class of the train split, held out from training,
@@ -70,6 +72,10 @@ pub struct TrainConfig {
     pub holdout_percent: Option<f64>,
     /// fastai's item transform `Resize(resize)`.
     pub resize: u32,
+    /// How `Resize` makes a photo square (fastai's `ResizeMethod`); a recipe without one
+    /// cropped, fastai's default.
+    #[serde(default = "fastai_crop")]
+    pub fit: Fit,
     /// The network's input size after augmentation.
     pub size: u32,
     pub batch_size: usize,
@@ -77,8 +83,7 @@ pub struct TrainConfig {
     pub architecture: String,
     /// A torchvision ImageNet checkpoint for the body, if any.
     pub pretrained: Option<PathBuf>,
-    /// A Woofcam model to start every weight from (see `trainer train --init`). Runs saved
-    /// before this option existed have none.
+    /// A Woofcam model to start every weight from (see `trainer train --init`), or none.
     #[serde(default)]
     pub init: Option<PathBuf>,
     pub phases: Vec<Phase>,
@@ -89,12 +94,17 @@ pub struct TrainConfig {
     /// Mixup's Beta(alpha, alpha) for every training batch (see [`super::mixup`]), or none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mixup: Option<f64>,
-    /// Runs saved before this option existed kept the best epoch.
+    /// Which epoch `best.bpk` holds; a recipe without it (format version 1) kept the best.
     #[serde(default)]
     pub keep: Keep,
     /// Decides the initial weights, the data order, every augmentation and dropout.
     pub seed: u64,
     pub backend: Backend,
+}
+
+/// fastai's default `ResizeMethod.Crop`.
+pub(crate) fn fastai_crop() -> Fit {
+    Fit::CenterCrop
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -151,6 +161,9 @@ impl TrainConfig {
             arg("holdout", percent.to_string());
         }
         arg("resize", self.resize.to_string());
+        if self.fit != Fit::CenterCrop {
+            arg("fit", self.fit.name().into());
+        }
         arg("size", self.size.to_string());
         arg("batch-size", self.batch_size.to_string());
         arg("arch", self.architecture.clone());
@@ -190,17 +203,18 @@ impl TrainConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn locate_walks_the_phases() {
-        let config = TrainConfig {
+    /// A small recipe: two frozen epochs, then three unfrozen.
+    pub(crate) fn sample() -> TrainConfig {
+        TrainConfig {
             data: "d".into(),
             max_per_class: None,
             valid_per_class: None,
             holdout_percent: None,
             resize: 160,
+            fit: Fit::CenterCrop,
             size: 128,
             batch_size: 32,
             architecture: "resnet34".into(),
@@ -213,7 +227,12 @@ mod tests {
             keep: Keep::Best,
             seed: 1,
             backend: Backend::Cpu,
-        };
+        }
+    }
+
+    #[test]
+    fn locate_walks_the_phases() {
+        let config = sample();
         assert_eq!(config.total_epochs(), 5);
         let located: Vec<_> = (0..6).map(|e| config.locate(e)).collect();
         assert_eq!(located, [Some((0, 0)), Some((0, 1)), Some((1, 0)), Some((1, 1)), Some((1, 2)), None]);

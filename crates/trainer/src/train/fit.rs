@@ -96,7 +96,8 @@ pub fn fit(run: RunDir, state: RunState, session: Session) -> Result<RunState> {
         }
     };
 
-    let transform = Transform::new(config.resize, config.size);
+    let mut transform = Transform::new(config.resize, config.size);
+    transform.fit = config.fit;
     let loader = |items, split: Split, drop_last| {
         let loader_config = LoaderConfig {
             batch_size: config.batch_size,

@@ -28,6 +28,10 @@ use crate::model_file;
 /// The run's progress, saved after every epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
+    /// The layout of `run.json`; a file without one is version 1, whose recipe may lack
+    /// `keep` (it kept the best epoch) and `fit` (it cropped).
+    #[serde(default = "version_1")]
+    pub format_version: u32,
     pub config: TrainConfig,
     /// Epochs done, over all phases.
     pub completed_epochs: usize,
@@ -58,9 +62,17 @@ pub struct Best {
     pub record: usize,
 }
 
+fn version_1() -> u32 {
+    1
+}
+
 impl RunState {
+    /// The layout written now.
+    pub const FORMAT_VERSION: u32 = 2;
+
     pub fn new(config: TrainConfig) -> Self {
         Self {
+            format_version: Self::FORMAT_VERSION,
             config,
             completed_epochs: 0,
             checkpoint: None,
@@ -109,7 +121,17 @@ impl RunDir {
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!("cannot read {} (is {} a training run folder?)", path.display(), self.root.display())
         })?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a run state Woofcam can read", path.display()))
+        let state: RunState = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a run state Woofcam can read", path.display()))?;
+        if state.format_version > RunState::FORMAT_VERSION {
+            bail!(
+                "{} has format version {}, newer than this trainer's {}: update Woofcam to go on with the run",
+                path.display(),
+                state.format_version,
+                RunState::FORMAT_VERSION
+            );
+        }
+        Ok(state)
     }
 
     /// Writes the epoch's checkpoint, then points `run.json` at it, then removes the previous one.
@@ -159,5 +181,30 @@ impl RunDir {
             );
         }
         optimizer.load(&path).map_err(|e| anyhow::anyhow!("cannot read the optimiser state {}: {e:?}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::config::tests::sample;
+
+    fn write_state(dir: &Path, state: serde_json::Value) {
+        std::fs::write(dir.join(STATE), state.to_string()).unwrap();
+    }
+
+    #[test]
+    fn a_run_state_without_a_version_is_version_1_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let mut state = serde_json::to_value(RunState::new(sample())).unwrap();
+        state.as_object_mut().unwrap().remove("format_version");
+        write_state(dir.path(), state.clone());
+        assert_eq!(run.load_state().unwrap().format_version, 1);
+
+        state["format_version"] = (RunState::FORMAT_VERSION + 1).into();
+        write_state(dir.path(), state);
+        let err = format!("{:#}", run.load_state().unwrap_err());
+        assert!(err.contains("newer than this trainer's") && err.contains("update Woofcam"), "{err}");
     }
 }

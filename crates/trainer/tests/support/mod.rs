@@ -2,22 +2,14 @@
 //! running the `trainer` binary the way a person does.
 
 // Each test binary compiles this module and uses only part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use woofcam::metadata::ModelMetadata;
 
-/// The real Imagewoof (`../shared` beside the repository).
-pub fn imagewoof() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/imagewoof2-160")
-}
-
-/// A Samoyed from Imagewoof's val split, the photo the explain tests look at.
-pub fn samoyed() -> PathBuf {
-    imagewoof().join("val/n02111889/ILSVRC2012_val_00000590.JPEG")
-}
+pub use woofcam_testkit::{imagewoof, samoyed};
 
 /// PyTorch-made checkpoints and their expected outputs (`tests/reference/torch_roundtrip.py`).
 pub fn fixtures() -> PathBuf {

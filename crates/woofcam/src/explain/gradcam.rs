@@ -29,6 +29,36 @@ pub enum Upsampling {
     Smooth,
 }
 
+impl Upsampling {
+    /// Every upsampling, in the order a menu lists them.
+    pub const ALL: [Upsampling; 2] = [Upsampling::Bilinear, Upsampling::Smooth];
+
+    /// The name [`FromStr`](std::str::FromStr) accepts and [`Display`](std::fmt::Display) prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Upsampling::Bilinear => "bilinear",
+            Upsampling::Smooth => "smooth",
+        }
+    }
+}
+
+impl std::fmt::Display for Upsampling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Upsampling {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Upsampling::ALL
+            .into_iter()
+            .find(|u| u.name() == s.trim())
+            .ok_or_else(|| format!("unknown upsampling `{s}` (bilinear or smooth)"))
+    }
+}
+
 /// A Grad-CAM result on the host.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GradCam {
@@ -82,6 +112,14 @@ mod tests {
 
     fn cam(raw: Vec<f32>) -> GradCam {
         GradCam { weights: vec![1.0], raw: Map { height: 1, width: raw.len(), values: raw } }
+    }
+
+    #[test]
+    fn upsampling_names_parse_back() {
+        for upsampling in Upsampling::ALL {
+            assert_eq!(upsampling.name().parse::<Upsampling>(), Ok(upsampling));
+        }
+        assert_eq!("nearest".parse::<Upsampling>().unwrap_err(), "unknown upsampling `nearest` (bilinear or smooth)");
     }
 
     #[test]

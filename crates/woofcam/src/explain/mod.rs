@@ -21,6 +21,7 @@ pub mod gradcam;
 pub mod guided_backprop;
 pub mod guided_gradcam;
 pub mod render;
+pub mod report;
 
 use burn::tensor::{Int, Tensor, TensorData, Transaction};
 
@@ -30,6 +31,7 @@ use crate::model::{Cut, ReluMode, ResNet};
 pub use gradcam::{GradCam, Upsampling};
 pub use guided_backprop::GuidedBackprop;
 pub use guided_gradcam::guided_gradcam;
+pub use report::Report;
 
 /// A network an explainer can split at a layer.
 pub trait Explainable {

@@ -184,11 +184,8 @@ mod tests {
     }
 
     fn real_photo() -> Vec<u8> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/imagewoof2-160/val/n02086240/ILSVRC2012_val_00002701.JPEG"
-        );
-        std::fs::read(path).unwrap_or_else(|e| panic!("test photo {path}: {e}"))
+        let path = woofcam_testkit::imagewoof().join("val/n02086240/ILSVRC2012_val_00002701.JPEG");
+        std::fs::read(&path).unwrap_or_else(|e| panic!("test photo {}: {e}", path.display()))
     }
 
     #[test]

@@ -1,20 +1,57 @@
 //! Photo to network input: resize, then normalise into a CHW `f32` tensor.
 
+use std::fmt;
+use std::str::FromStr;
+
 use ::image::RgbImage;
 use ::image::imageops::{self, FilterType};
 
-/// How a photo of another aspect ratio is brought to the network's input size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a photo of another aspect ratio is brought to the network's square (or any) input
+/// size: one concept for training, evaluation, explanation and the viewer, spelt `squish` and
+/// `crop` on every command line and in every file that records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Fit {
     /// Stretch to the target size. Keeps the whole photo, so the explanation
-    /// covers every pixel the user sees; fastai's `Resize(method='squish')`
-    /// trained this way.
+    /// covers every pixel the user sees (fastai's `ResizeMethod.Squish`); the viewer's way.
     #[default]
+    #[serde(rename = "squish")]
     Squish,
-    /// Scale so the photo covers the target, then crop its centre, like
-    /// torchvision's `Resize(size)` + `CenterCrop(size)`. No distortion, but
-    /// the borders are not explained.
+    /// The centre of the photo at the target's aspect ratio, the borders cut off: no
+    /// distortion, but the borders are not explained. Here [`resize`] scales, then crops like
+    /// torchvision's `Resize(size)` + `CenterCrop(size)`; training crops first, at a random
+    /// place (fastai's default `ResizeMethod.Crop`).
+    #[serde(rename = "crop")]
     CenterCrop,
+}
+
+impl Fit {
+    /// Both fits, the viewer's first.
+    pub const ALL: [Fit; 2] = [Fit::Squish, Fit::CenterCrop];
+
+    /// The name [`FromStr`](std::str::FromStr) accepts, files record and [`Display`](fmt::Display) prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fit::Squish => "squish",
+            Fit::CenterCrop => "crop",
+        }
+    }
+}
+
+impl fmt::Display for Fit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Fit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fit::ALL
+            .into_iter()
+            .find(|fit| fit.name() == s.trim())
+            .ok_or_else(|| format!("unknown fit `{s}`; choose squish (the whole photo) or crop (its centre)"))
+    }
 }
 
 /// Per-channel `(x / 255 - mean) / std`, applied by [`to_chw`].
@@ -245,5 +282,16 @@ mod tests {
         let rgb = ::image::DynamicImage::ImageLuma8(img).into_rgb8();
         assert!(to_chw(&rgb, &norm).iter().all(|&v| close(v, 0.2)));
         assert_eq!(Normalization::default(), Normalization::IMAGENET);
+    }
+
+    #[test]
+    fn fit_names_parse_back_and_are_what_files_record() {
+        for fit in Fit::ALL {
+            assert_eq!(fit.name().parse::<Fit>(), Ok(fit));
+            assert_eq!(fit.to_string(), fit.name());
+            assert_eq!(serde_json::to_string(&fit).unwrap(), format!("\"{}\"", fit.name()));
+        }
+        let err = "stretch".parse::<Fit>().unwrap_err();
+        assert!(err.contains("squish") && err.contains("crop"), "{err}");
     }
 }

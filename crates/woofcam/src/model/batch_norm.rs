@@ -205,10 +205,7 @@ mod tests {
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
     use burn::tensor::{Device, Distribution};
-
-    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        (a - b).abs().max().into_scalar()
-    }
+    use woofcam_testkit::max_abs_diff;
 
     /// A layer with gamma and beta away from their initial 1 and 0.
     fn layer(channels: usize, device: &Device) -> BatchNorm {

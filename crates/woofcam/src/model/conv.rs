@@ -36,10 +36,7 @@ mod tests {
     use super::*;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Device, Distribution};
-
-    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        (a - b).abs().max().into_scalar()
-    }
+    use woofcam_testkit::max_abs_diff;
 
     fn conv(channels: [usize; 2], kernel: usize, stride: usize, padding: usize, bias: bool, device: &Device) -> Conv2d {
         Conv2dConfig::new(channels, [kernel, kernel])

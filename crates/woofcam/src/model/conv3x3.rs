@@ -141,10 +141,7 @@ mod tests {
     use super::*;
     use burn::backend::Dispatch;
     use burn::tensor::{Device, Distribution, Tensor};
-
-    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        (a - b).abs().max().into_scalar()
-    }
+    use woofcam_testkit::max_abs_diff;
 
     #[test]
     fn the_transposed_operation_and_its_gradients_equal_burns() {

@@ -42,22 +42,3 @@ pub fn state_dict_keys(name: &str) -> BTreeMap<String, Vec<usize>> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("key list is a JSON object of key -> shape")
 }
-
-/// Asserts `actual` equals `expected` within `tolerance` times the largest |expected|.
-pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tolerance: f32) {
-    assert_eq!(actual.len(), expected.len(), "{what}: length");
-    let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
-    let (worst, index) = actual
-        .iter()
-        .zip(expected)
-        .enumerate()
-        .map(|(i, (a, e))| ((a - e).abs() / scale, i))
-        .fold((0.0f32, 0), |best, cur| if cur.0 > best.0 { cur } else { best });
-    assert!(
-        worst <= tolerance,
-        "{what}: relative error {worst:.3e} at {index} (ours {}, reference {}, max |ref| {scale})",
-        actual[index],
-        expected[index]
-    );
-    assert!(actual.iter().all(|v| v.is_finite()), "{what}: non-finite values");
-}

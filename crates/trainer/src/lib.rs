@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod data;
 pub mod device;
+pub mod format_version;
 pub mod interpret;
 pub mod model_file;
 pub mod pytorch;

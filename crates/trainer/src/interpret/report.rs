@@ -3,17 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use woofcam::image::Fit;
 use woofcam::metadata::ClassInfo;
 
 use super::{ClassScore, Confusion};
+use crate::format_version;
 
 /// One evaluation of a model on a split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
-    #[serde(default = "version_1")]
+    #[serde(default = "format_version::version_1")]
     pub format_version: u32,
     pub weights: PathBuf,
     pub data: PathBuf,
@@ -64,10 +65,6 @@ pub struct TopLoss {
     pub probability: f32,
 }
 
-fn version_1() -> u32 {
-    1
-}
-
 impl EvalReport {
     /// The layout written now. Version 1 (files without the field) may lack `fit`: its
     /// photos were cropped.
@@ -93,14 +90,7 @@ impl EvalReport {
         })?;
         let report: Self = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an eval.json that `trainer eval` writes", path.display()))?;
-        if report.format_version > Self::FORMAT_VERSION {
-            bail!(
-                "{} has format version {}, newer than this trainer's {}: update Woofcam",
-                path.display(),
-                report.format_version,
-                Self::FORMAT_VERSION
-            );
-        }
+        format_version::check(&path, report.format_version, Self::FORMAT_VERSION)?;
         Ok(report)
     }
 }

@@ -23,14 +23,14 @@ use woofcam::model::ResNet;
 
 use super::config::TrainConfig;
 use super::metrics::{EpochRecord, SmoothLoss};
-use crate::model_file;
+use crate::{format_version, model_file};
 
 /// The run's progress, saved after every epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     /// The layout of `run.json`; a file without one is version 1, whose recipe may lack
     /// `keep` (it kept the best epoch) and `fit` (it cropped).
-    #[serde(default = "version_1")]
+    #[serde(default = "format_version::version_1")]
     pub format_version: u32,
     pub config: TrainConfig,
     /// Epochs done, over all phases.
@@ -60,10 +60,6 @@ pub struct Best {
     pub error_rate: f64,
     /// Index into the history.
     pub record: usize,
-}
-
-fn version_1() -> u32 {
-    1
 }
 
 impl RunState {
@@ -123,14 +119,7 @@ impl RunDir {
         })?;
         let state: RunState = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a run state Woofcam can read", path.display()))?;
-        if state.format_version > RunState::FORMAT_VERSION {
-            bail!(
-                "{} has format version {}, newer than this trainer's {}: update Woofcam to go on with the run",
-                path.display(),
-                state.format_version,
-                RunState::FORMAT_VERSION
-            );
-        }
+        format_version::check(&path, state.format_version, RunState::FORMAT_VERSION)?;
         Ok(state)
     }
 

@@ -1,124 +1,25 @@
-//! `trainer card`: the model card (markdown) of a trained model, written from what the model
-//! and its evaluation recorded rather than by hand: accuracy and per-class accuracy with the
-//! confusion matrix (a `trainer eval` folder), and every training run behind the model with
-//! the command that starts it, its epoch table and its time (the model's training record,
-//! `--init` runs included), then the data and the model's limits, with what it answers for
-//! photos of none of its breeds (`--outside`), and the distillation teacher's accuracy on
-//! photos it never saw (`--teacher`).
+//! The card's prose: each section written from the records, figures quoted as measured.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use burn::tensor::Tensor;
-use woofcam::explain::{Request, Target, explain};
-use woofcam::image::{DecodeLimits, Fit, decode};
+use anyhow::Result;
+use woofcam::image::Fit;
 use woofcam::metadata::ModelMetadata;
 use woofcam::model::HeadKind;
 use woofcam::weights::Precision;
 
+use super::MATRIX;
 use super::count;
-use crate::data::{Dataset, FolderOptions, Item};
+use super::measure::{OutsideAnswer, PhotoKey, measured_photos, shared_photos};
 use crate::device::Backend;
 use crate::interpret::EvalReport;
-use crate::model_file::{load, metadata_path, read_metadata};
-use crate::teacher::{ByProvenance, IMAGENET_VAL_PREFIX, Tally, Teacher, accuracy_by_provenance};
+use crate::model_file::metadata_path;
+use crate::teacher::{ByProvenance, IMAGENET_VAL_PREFIX, Tally, Teacher};
 use crate::train::metrics::{EpochRecord, clock};
 use crate::train::{Keep, TrainConfig, TrainingRecord};
-
-#[derive(clap::Args)]
-pub struct Args {
-    /// The model (`NAME.bpk`, with `NAME.json` beside it), as `trainer train` or `export` wrote it.
-    #[arg(long)]
-    weights: PathBuf,
-    /// A folder `trainer eval --weights NAME.bpk` wrote (eval.json, confusion_matrix.png).
-    /// Repeatable: the first gives the card's accuracy, per-class table and confusion matrix;
-    /// each other one (`eval --fit squish`, the viewer's way) adds its accuracy on the same
-    /// photos beside it.
-    #[arg(long, required = true)]
-    eval: Vec<PathBuf>,
-    /// The card to write; the confusion matrix goes beside it [default: MODEL_CARD.md beside the weights].
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// A photo of none of the model's breeds (a cat, say; repeatable): the card's limitations
-    /// give the model's answer for it, as the viewer would show it.
-    #[arg(long, value_name = "PHOTO")]
-    outside: Vec<PathBuf>,
-    /// Markdown to add as the card's last section, "Notes": what the training records cannot
-    /// say (which trainer builds ran which epochs, say).
-    #[arg(long, value_name = "FILE")]
-    notes: Option<PathBuf>,
-    /// The distillation teacher's folder (the MobileNet's TensorFlow.js export): the card gives
-    /// its accuracy on the photos the evaluation measured, apart on those from ImageNet's
-    /// validation split (which it never trained on) and on those from ImageNet's train split.
-    #[arg(long, value_name = "DIR")]
-    teacher: Option<PathBuf>,
-}
-
-/// The confusion matrix's file name, beside the card.
-const MATRIX: &str = "confusion_matrix.png";
-
-/// What the model answers for a photo of none of its breeds: its most probable classes.
-struct OutsideAnswer {
-    photo: PathBuf,
-    top: Vec<(String, f32)>,
-}
-
-pub fn run(args: Args) -> Result<()> {
-    let meta = read_metadata(&args.weights)?;
-    let record = TrainingRecord::from_metadata(meta.training.as_ref())
-        .with_context(|| format!("{} cannot have a card", metadata_path(&args.weights).display()))?;
-    let evals = args.eval.iter().map(|dir| read_evaluation(dir, &meta, &args.weights)).collect::<Result<Vec<_>>>()?;
-    let (eval, others) = evals.split_first().context("--eval is required")?;
-    for (other, dir) in others.iter().zip(&args.eval[1..]) {
-        if (&other.data, &other.split, other.limit_per_class) != (&eval.data, &eval.split, eval.limit_per_class) {
-            bail!(
-                "{} measured other photos than {} (data folder, split or --limit-per-class differ)",
-                dir.display(),
-                args.eval[0].display()
-            );
-        }
-    }
-    let notes = match &args.notes {
-        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?),
-        None => None,
-    };
-    let outside = answer_outside(&args.weights, &args.outside)?;
-    let teacher = match &args.teacher {
-        Some(dir) => Some((dir.as_path(), score_teacher(dir, eval)?)),
-        None => None,
-    };
-    let out = args.out.unwrap_or_else(|| args.weights.with_file_name("MODEL_CARD.md"));
-    let mut card = card(&args.weights, &meta, &record, eval, others, &outside, teacher)?;
-    if let Some(notes) = notes {
-        write!(card, "\n## Notes\n\n{}\n", notes.trim_end())?;
-    }
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(&out, card).with_context(|| format!("cannot write {}", out.display()))?;
-    let matrix = out.with_file_name(MATRIX);
-    let source = args.eval[0].join(MATRIX);
-    std::fs::copy(&source, &matrix)
-        .with_context(|| format!("cannot copy {} to {}", source.display(), matrix.display()))?;
-    println!("wrote {} and {}", out.display(), matrix.display());
-    Ok(())
-}
-
-/// `DIR/eval.json`, checked to be an evaluation of the model the card is for.
-fn read_evaluation(dir: &Path, meta: &ModelMetadata, weights: &Path) -> Result<EvalReport> {
-    let eval = EvalReport::read(dir)?;
-    if eval.classes != meta.classes || eval.input_size != meta.input_size {
-        bail!(
-            "{} evaluated another model (other classes or input size) than {}",
-            EvalReport::path(dir).display(),
-            weights.display()
-        );
-    }
-    Ok(eval)
-}
 
 /// How `eval` brought each photo to the network's input, as a phrase.
 fn fit_phrase(fit: Fit, height: usize, width: usize) -> String {
@@ -150,46 +51,7 @@ fn viewer_caveat(eval: &EvalReport, others: &[EvalReport], height: usize, width:
     )
 }
 
-/// The teacher in `dir` on the photos `eval` measured, by where in ImageNet they come from.
-fn score_teacher(dir: &Path, eval: &EvalReport) -> Result<ByProvenance> {
-    let data = Dataset::from_folder(&eval.data, FolderOptions::at_most(eval.limit_per_class))
-        .with_context(|| format!("listing the photos {} measured, for the teacher", eval.data.display()))?;
-    let synsets: Vec<&str> = data.classes.iter().map(|c| c.folder.as_str()).collect();
-    let teacher = Teacher::load(dir, &synsets, &Backend::Cpu.device()?)
-        .with_context(|| format!("cannot load the teacher in {}", dir.display()))?;
-    let items = if eval.split == "train" { &data.train } else { &data.valid };
-    accuracy_by_provenance(&teacher, items, 32)
-}
-
-/// The model's three most probable classes for each photo, from the whole photo squished to
-/// the input size, as the viewer feeds it.
-fn answer_outside(weights: &Path, photos: &[PathBuf]) -> Result<Vec<OutsideAnswer>> {
-    if photos.is_empty() {
-        return Ok(Vec::new());
-    }
-    let device = Backend::Cpu.device()?;
-    let (model, meta) = load(weights, &device)?;
-    let names = meta.class_names();
-    photos
-        .iter()
-        .map(|photo| {
-            let bytes = std::fs::read(photo).with_context(|| format!("cannot read {}", photo.display()))?;
-            let decoded = decode(&bytes, DecodeLimits::default()).with_context(|| format!("{}", photo.display()))?;
-            let input = Tensor::from_data(meta.input(&decoded.rgb, Fit::Squish), &device);
-            let request = Request {
-                layer: model.default_layer().cut,
-                target: Target::Predicted,
-                gradcam: false,
-                guided_backprop: false,
-            };
-            let data = explain(&model, input, request)?.read()?;
-            let top = data.top_k(3).into_iter().map(|(class, p)| (names[class].clone(), p)).collect();
-            Ok(OutsideAnswer { photo: photo.clone(), top })
-        })
-        .collect()
-}
-
-fn card(
+pub(super) fn card(
     weights: &Path,
     meta: &ModelMetadata,
     record: &TrainingRecord,
@@ -199,11 +61,27 @@ fn card(
     teacher: Option<(&Path, ByProvenance)>,
 ) -> Result<String> {
     let runs = record.chain()?;
-    let file =
-        |path: &Path| path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let [height, width] = meta.input_size;
     let mut md = String::new();
     let w = &mut md;
+    title(w, weights, meta)?;
+    accuracy_section(w, weights, meta, &runs, eval, others)?;
+    training_section(w, &runs, eval)?;
+    if let Some((dir, scores)) = teacher {
+        teacher_section(w, dir, &scores)?;
+    }
+    data_section(w)?;
+    limitations_section(w, meta, eval, others, outside)?;
+    Ok(md)
+}
+
+/// A path's file name, as the card names the files beside it.
+fn file(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The title and what the model is.
+fn title(w: &mut String, weights: &Path, meta: &ModelMetadata) -> Result<()> {
+    let [height, width] = meta.input_size;
     writeln!(w, "# Model card: {}\n", file(weights))?;
     writeln!(
         w,
@@ -222,7 +100,21 @@ fn card(
         },
         file(&metadata_path(weights)),
     )?;
+    Ok(())
+}
 
+/// Accuracy from `eval` (and each of `others`, the same photos fed another way), per class,
+/// the most confused pairs, the confusion matrix and, when the model runs at another size than
+/// it trained at, why.
+fn accuracy_section(
+    w: &mut String,
+    weights: &Path,
+    meta: &ModelMetadata,
+    runs: &[TrainingRecord],
+    eval: &EvalReport,
+    others: &[EvalReport],
+) -> Result<()> {
+    let [height, width] = meta.input_size;
     writeln!(w, "## Accuracy\n")?;
     let subset = eval.limit_per_class.map_or_else(String::new, |n| format!(", the first {n} photos of each class"));
     writeln!(
@@ -274,7 +166,11 @@ fn card(
              \"Fixing the train-test resolution discrepancy\").\n"
         )?;
     }
+    Ok(())
+}
 
+/// Every run behind the model, oldest first.
+fn training_section(w: &mut String, runs: &[TrainingRecord], eval: &EvalReport) -> Result<()> {
     writeln!(w, "## How it was trained\n")?;
     let epochs: usize = runs.iter().map(|r| r.epochs_completed).sum();
     let seconds: f64 = runs.iter().map(|r| r.training_seconds).sum();
@@ -293,10 +189,11 @@ fn card(
     for (index, run) in runs.iter().enumerate() {
         run_section(w, index, runs.len(), run, eval, measured.as_ref())?;
     }
-    if let Some((dir, scores)) = teacher {
-        teacher_section(w, dir, &scores)?;
-    }
+    Ok(())
+}
 
+/// The data and its label swap.
+fn data_section(w: &mut String) -> Result<()> {
     writeln!(w, "## Data\n")?;
     writeln!(
         w,
@@ -308,7 +205,18 @@ fn card(
          terrier (ImageNet class 182) and n02096294 the Australian terrier (class 193); this model \
          uses ImageNet's names, as in the table above.\n"
     )?;
+    Ok(())
+}
 
+/// What the model cannot do, with its answers for photos of none of its breeds.
+fn limitations_section(
+    w: &mut String,
+    meta: &ModelMetadata,
+    eval: &EvalReport,
+    others: &[EvalReport],
+    outside: &[OutsideAnswer],
+) -> Result<()> {
+    let [height, width] = meta.input_size;
     writeln!(w, "## Limitations\n")?;
     writeln!(
         w,
@@ -337,7 +245,7 @@ fn card(
             writeln!(w, "| `{}` | {} |", answer.photo.display(), top.join(", "))?;
         }
     }
-    Ok(md)
+    Ok(())
 }
 
 /// One run: the command that starts it, its recipe in words, its validation photos against
@@ -559,31 +467,6 @@ fn best_epoch_choice(
         )?,
     }
     Ok(())
-}
-
-/// A photo by class folder and file name: how a run's validation folder and the folder
-/// `eval` measured are compared (one may hold links to, or copies of, the other's photos).
-type PhotoKey = (String, String);
-
-fn photo_key(item: &Item) -> Option<PhotoKey> {
-    let class = item.path.parent()?.file_name()?.to_string_lossy().into_owned();
-    Some((class, item.path.file_name()?.to_string_lossy().into_owned()))
-}
-
-/// The photos `eval` measured, listed once for every run's comparison; `None` when their
-/// folder cannot be listed here.
-fn measured_photos(eval: &EvalReport) -> Option<HashSet<PhotoKey>> {
-    let data = Dataset::from_folder(&eval.data, FolderOptions::at_most(eval.limit_per_class)).ok()?;
-    let items = if eval.split == "train" { data.train } else { data.valid };
-    Some(items.iter().filter_map(photo_key).collect())
-}
-
-/// How many of a run's validation photos (which chose its best epoch) are among the
-/// `measured` ones, and how many it had; `None` when its folder cannot be listed here.
-fn shared_photos(recipe: &TrainConfig, measured: &HashSet<PhotoKey>) -> Option<(usize, usize)> {
-    let validation = Dataset::from_folder(&recipe.data, recipe.folder_options()).ok()?.valid;
-    let shared = validation.iter().filter_map(photo_key).filter(|k| measured.contains(k)).count();
-    Some((shared, validation.len()))
 }
 
 #[cfg(test)]

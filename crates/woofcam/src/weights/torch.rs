@@ -1,30 +1,21 @@
-//! Moving weights in and out of the network.
-//!
-//! - Woofcam's own format: a burnpack file (what the trainer exports and the viewer loads).
-//! - PyTorch state dicts as safetensors, with torchvision's key names (`conv1.weight`,
-//!   `layer1.0.downsample.0.weight`, `fc.weight`) or fastai's `cnn_learner` names
-//!   (`0.4.0.conv1.weight` for the body, `1.2.weight`..`1.8.weight` for the head).
-//!   [`to_torch_safetensors`] writes them back, for loading a Woofcam model in PyTorch;
-//!   the trainer reads `.pth` checkpoints with [`apply_torch_tensors`] and [`check_torch_load`].
-
-use burn::store::{
-    ApplyResult, BurnpackStore, HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter,
-    SafetensorsStore,
-};
-
-use serde::{Deserialize, Serialize};
-
-use crate::Error;
-use crate::model::ResNet;
+//! PyTorch state dicts: torchvision's and fastai's key names for this crate's parameters,
+//! read from safetensors (and, by the trainer, `.pth` checkpoints) and written as safetensors,
+//! for loading a Woofcam model in PyTorch.
 
 use std::collections::BTreeMap;
 
 use burn::store::burn_pack::Tensor as PackTensor;
-use burn::store::{BurnToPyTorchAdapter, FloatCastAdapter, ModuleAdapter, PathFilter};
+use burn::store::{
+    ApplyResult, BurnToPyTorchAdapter, FloatCastAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot, PathFilter,
+    PyTorchToBurnAdapter, SafetensorsStore,
+};
 use burn::tensor::DType;
 
+use super::safetensors::{SafetensorsEntry, write_safetensors};
+use super::{Source, check_load};
+use crate::Error;
 use crate::metadata::ModelMetadata;
-use crate::model::HeadKind;
+use crate::model::{HeadKind, ResNet};
 
 /// Key names of a PyTorch state dict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,100 +26,8 @@ pub enum TorchLayout {
     Fastai,
 }
 
-impl TorchLayout {
-    /// Regex rewrites from the PyTorch key to this crate's parameter path.
-    fn remapping(self) -> Vec<(&'static str, &'static str)> {
-        let mut rules = match self {
-            TorchLayout::Torchvision => vec![(r"^(conv1|bn1|layer[1-4])\.", "body.$1."), (r"^fc\.", "head.fc.")],
-            TorchLayout::Fastai => vec![
-                (r"^0\.0\.", "body.conv1."),
-                (r"^0\.1\.", "body.bn1."),
-                (r"^0\.4\.", "body.layer1."),
-                (r"^0\.5\.", "body.layer2."),
-                (r"^0\.6\.", "body.layer3."),
-                (r"^0\.7\.", "body.layer4."),
-                (r"^1\.2\.", "head.bn1."),
-                (r"^1\.4\.", "head.linear1."),
-                (r"^1\.6\.", "head.bn2."),
-                (r"^1\.8\.", "head.linear2."),
-            ],
-        };
-        rules.push((r"\.downsample\.0\.", ".downsample.conv."));
-        rules.push((r"\.downsample\.1\.", ".downsample.bn."));
-        rules
-    }
-}
-
-/// Loads a PyTorch state dict saved as safetensors into `model`, which must have the
-/// matching head and class count. Every parameter of the model must be present.
-pub fn load_torch_safetensors(mut model: ResNet, bytes: Vec<u8>, layout: TorchLayout) -> Result<ResNet, Error> {
-    let mut remapper = KeyRemapper::new();
-    for (from, to) in layout.remapping() {
-        remapper = remapper.add_pattern(from, to).map_err(|e| Error::Weights(e.to_string()))?;
-    }
-    let mut store = SafetensorsStore::from_bytes(Some(bytes))
-        .remap(remapper)
-        .skip_enum_variants(true)
-        .with_from_adapter(PyTorchToBurnAdapter);
-    let result = model.load_from(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
-    check_complete(&result)?;
-    Ok(model)
-}
-
-/// How exported weights are stored.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    #[default]
-    F32,
-    /// Half the size; BatchNorm statistics stay f32 (their variances underflow in f16).
-    F16,
-}
-
-/// Serialises the model's weights as burnpack bytes.
-pub fn to_burnpack(model: &ResNet, precision: Precision) -> Result<Vec<u8>, Error> {
-    let mut store = BurnpackStore::from_bytes(None);
-    if precision == Precision::F16 {
-        store = store.with_to_adapter(HalfPrecisionAdapter::new());
-    }
-    model.save_into(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
-    let bytes = store.get_bytes().map_err(|e| Error::Weights(e.to_string()))?;
-    Ok(bytes.to_vec())
-}
-
-/// Loads burnpack bytes written by [`to_burnpack`] with the same `precision` into `model`
-/// (f16 weights are widened to f32).
-pub fn from_burnpack(mut model: ResNet, bytes: Vec<u8>, precision: Precision) -> Result<ResNet, Error> {
-    let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)));
-    // The adapter converts in whichever direction the stored dtype calls for, so it must
-    // only see f16 files.
-    if precision == Precision::F16 {
-        store = store.with_from_adapter(HalfPrecisionAdapter::new());
-    }
-    let result = model.load_from(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
-    check_complete(&result)?;
-    Ok(model)
-}
-
-/// Refuses a load that hit errors or left any of the model's parameters without a value.
-fn check_complete(result: &ApplyResult) -> Result<(), Error> {
-    let (errors, missing) = (&result.errors, &result.missing);
-    if let Some(error) = errors.first() {
-        return Err(Error::Weights(format!("{error} ({} errors in all)", errors.len())));
-    }
-    if !missing.is_empty() {
-        let shown: Vec<&str> = missing.iter().take(5).map(|(path, _)| path.as_str()).collect();
-        return Err(Error::Weights(format!(
-            "{} parameters are missing from the file, e.g. {}; is it a ResNet34 of the right head?",
-            missing.len(),
-            shown.join(", ")
-        )));
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// PyTorch state dicts out: the inverse of `load_torch_safetensors`.
+/// How a downsampling shortcut's two modules are named: (this crate's, PyTorch's).
+const DOWNSAMPLE: [(&str, &str); 2] = [(".downsample.conv.", ".downsample.0."), (".downsample.bn.", ".downsample.1.")];
 
 impl TorchLayout {
     /// The layout whose names cover a model's head: fastai's for fastai's head, torchvision's
@@ -155,11 +54,14 @@ impl TorchLayout {
         }
     }
 
-    /// The rewrites from PyTorch keys to this crate's parameter paths as a [`KeyRemapper`],
-    /// for readers other than [`load_torch_safetensors`] (the trainer's `.pth` loader).
+    /// The rewrites from PyTorch keys to this crate's parameter paths as a [`KeyRemapper`]:
+    /// the inverse of [`TorchLayout::torch_key`], from the same table.
     pub fn key_remapper(self) -> Result<KeyRemapper, Error> {
+        let prefixes =
+            self.prefixes().iter().map(|(ours, theirs)| (format!("^{}", escape(theirs)), (*ours).to_string()));
+        let shortcuts = DOWNSAMPLE.iter().map(|(ours, theirs)| (escape(theirs), (*ours).to_string()));
         let mut remapper = KeyRemapper::new();
-        for (from, to) in self.remapping() {
+        for (from, to) in prefixes.chain(shortcuts) {
             remapper = remapper.add_pattern(from, to).map_err(|e| Error::Weights(e.to_string()))?;
         }
         Ok(remapper)
@@ -198,8 +100,25 @@ impl TorchLayout {
     pub fn torch_key(self, path: &str) -> Option<String> {
         let (ours, theirs) = self.prefixes().iter().find(|(ours, _)| path.starts_with(ours))?;
         let key = format!("{theirs}{}", &path[ours.len()..]);
-        Some(key.replace(".downsample.conv.", ".downsample.0.").replace(".downsample.bn.", ".downsample.1."))
+        Some(DOWNSAMPLE.iter().fold(key, |key, (ours, theirs)| key.replace(ours, theirs)))
     }
+}
+
+/// A key prefix as a regex that matches it literally (keys hold digits, letters and dots).
+fn escape(prefix: &str) -> String {
+    prefix.replace('.', r"\.")
+}
+
+/// Loads a PyTorch state dict saved as safetensors into `model`, which must have the
+/// matching head and class count. Every parameter of the model must be present.
+pub fn load_torch_safetensors(mut model: ResNet, bytes: Vec<u8>, layout: TorchLayout) -> Result<ResNet, Error> {
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
+        .remap(layout.key_remapper()?)
+        .skip_enum_variants(true)
+        .with_from_adapter(PyTorchToBurnAdapter);
+    let result = model.load_from(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
+    check_load(&result, Source::Checkpoint, "", false)?;
+    Ok(model)
 }
 
 /// Key of the Woofcam metadata (JSON) in a safetensors header's `__metadata__`.
@@ -272,51 +191,6 @@ pub fn safetensors_metadata(bytes: &[u8]) -> Result<Option<ModelMetadata>, Error
     }
 }
 
-/// One tensor of a safetensors file: its key, dtype name, shape and little-endian bytes.
-struct SafetensorsEntry {
-    key: String,
-    dtype: &'static str,
-    shape: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-/// The safetensors format: an 8-byte little-endian header length, the JSON header (padded
-/// with spaces to a multiple of 8 bytes) and the tensors' bytes. The widest dtypes come
-/// first, so every tensor starts at a multiple of its element size, as the official
-/// writer arranges it.
-fn write_safetensors(mut entries: Vec<SafetensorsEntry>, metadata: &BTreeMap<String, String>) -> Vec<u8> {
-    let width = |dtype: &str| {
-        if dtype == "I64" {
-            8
-        } else if dtype == "F32" {
-            4
-        } else {
-            2
-        }
-    };
-    entries.sort_by(|a, b| width(b.dtype).cmp(&width(a.dtype)).then_with(|| a.key.cmp(&b.key)));
-    let mut header = serde_json::Map::new();
-    header.insert("__metadata__".into(), serde_json::json!(metadata));
-    let mut offset = 0;
-    for entry in &entries {
-        let end = offset + entry.bytes.len();
-        let info = serde_json::json!({"dtype": entry.dtype, "shape": entry.shape, "data_offsets": [offset, end]});
-        header.insert(entry.key.clone(), info);
-        offset = end;
-    }
-    let mut text = serde_json::Value::Object(header).to_string();
-    while !text.len().is_multiple_of(8) {
-        text.push(' ');
-    }
-    let mut out = Vec::with_capacity(8 + text.len() + offset);
-    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    out.extend_from_slice(text.as_bytes());
-    for entry in entries {
-        out.extend_from_slice(&entry.bytes);
-    }
-    out
-}
-
 /// Loads tensors read from any PyTorch source (already renamed to this crate's paths) into
 /// `model` with PyTorch's conventions ([`load_torch_safetensors`]' adapter), widened to f32.
 /// Returns the load's result for the caller to judge; see [`check_torch_load`].
@@ -329,76 +203,16 @@ pub fn apply_torch_tensors(model: &mut ResNet, tensors: Vec<PackTensor>, filter:
 /// starting with `prefix`, e.g. `body.` for a body-only load), or, when `strict`, found
 /// tensors the model has no place for (other than BatchNorm's `num_batches_tracked`).
 pub fn check_torch_load(result: &ApplyResult, prefix: &str, strict: bool) -> Result<(), Error> {
-    if let Some(error) = result.errors.first() {
-        return Err(Error::Weights(format!("{error} ({} errors in all)", result.errors.len())));
-    }
-    let missing: Vec<&str> =
-        result.missing.iter().map(|(path, _)| path.as_str()).filter(|p| p.starts_with(prefix)).collect();
-    if !missing.is_empty() {
-        return Err(Error::Weights(format!(
-            "{} parameters are missing from the checkpoint, e.g. {}; is it a ResNet of this architecture and layout?",
-            missing.len(),
-            missing.iter().take(5).copied().collect::<Vec<_>>().join(", ")
-        )));
-    }
-    let unused: Vec<&str> =
-        result.unused.iter().map(String::as_str).filter(|k| !k.ends_with(".num_batches_tracked")).collect();
-    if strict && !unused.is_empty() {
-        return Err(Error::Weights(format!(
-            "{} tensors of the checkpoint have no place in the model, e.g. {}; is it another architecture?",
-            unused.len(),
-            unused.iter().take(5).copied().collect::<Vec<_>>().join(", ")
-        )));
-    }
-    Ok(())
+    check_load(result, Source::Checkpoint, prefix, strict)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{HeadKind, ResNetBodyConfig, ResNetConfig};
+    use crate::model::{ResNetBodyConfig, ResNetConfig};
+    use crate::weights::tests::{logits, small};
     use burn::module::Module;
     use burn::tensor::{Device, Distribution, Tensor};
-
-    fn small() -> ResNetConfig {
-        ResNetConfig::new(ResNetBodyConfig::resnet18(), HeadKind::Fastai, 10)
-    }
-
-    fn logits(model: &ResNet, input: &Tensor<4>) -> Vec<f32> {
-        model.forward(input.clone()).into_data().try_to_vec().unwrap()
-    }
-
-    #[test]
-    fn burnpack_round_trips_exactly_in_f32_and_closely_in_f16() {
-        let device = Device::flex();
-        let model = small().init(&device).valid();
-        let input = Tensor::<4>::random([1, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
-        let expected = logits(&model, &input);
-
-        let bytes = to_burnpack(&model, Precision::F32).unwrap();
-        let f32_size = bytes.len();
-        let loaded = from_burnpack(small().init(&device), bytes, Precision::F32).unwrap().valid();
-        assert_eq!(logits(&loaded, &input), expected);
-
-        let bytes = to_burnpack(&model, Precision::F16).unwrap();
-        assert!(bytes.len() < f32_size * 6 / 10, "f16 file is {} bytes, f32 {f32_size}", bytes.len());
-        let loaded = from_burnpack(small().init(&device), bytes, Precision::F16).unwrap().valid();
-        for (a, b) in logits(&loaded, &input).iter().zip(&expected) {
-            assert!((a - b).abs() < 1e-2 * b.abs().max(1.0), "{a} vs {b}");
-        }
-    }
-
-    #[test]
-    fn wrong_files_are_errors_not_panics() {
-        let device = Device::flex();
-        let bytes = to_burnpack(&small().init(&device), Precision::F32).unwrap();
-        let truncated = bytes[..bytes.len() / 2].to_vec();
-        assert!(matches!(from_burnpack(small().init(&device), truncated, Precision::F32), Err(Error::Weights(_))));
-        assert!(from_burnpack(small().init(&device), b"not a burnpack".to_vec(), Precision::F32).is_err());
-        // A model of another shape (ResNet18 weights into a ResNet34) is refused.
-        let resnet34 = ResNetConfig::fastai_resnet34(10).init(&device);
-        assert!(from_burnpack(resnet34, bytes, Precision::F32).is_err());
-    }
 
     /// `model` with BatchNorm statistics and affine parameters drawn away from their
     /// defaults (0 / 1), so that a load that dropped or swapped any of them shows in the logits.

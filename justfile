@@ -102,8 +102,8 @@ bench-viewer backend="cpu": site
 golden: reference-env
     .venv-reference/bin/python tests/reference/make_golden.py
 
-# Regenerate tests/fixtures/torch (fastai / torchvision checkpoints for `trainer import`,
-# and PyTorch loading `trainer export --format safetensors`); builds and runs the trainer.
+# Regenerate tests/fixtures/torch (fastai / torchvision checkpoints for `woofcam import`,
+# and PyTorch loading `woofcam export --format safetensors`); builds and runs the trainer.
 torch-fixtures: reference-env
     .venv-reference/bin/python tests/reference/torch_roundtrip.py
 

@@ -6,9 +6,9 @@ and starts bare, so the trainer binary, the Vulkan loader, the teacher and Image
 several parts: `OUT/p1`, `OUT/p2`, ... each a folder of tar files that `remote.sh unpack`
 extracts into /tmp/woofcam there. The first part carries the binary, the loader debs and the
 teacher; the data follows in file order, the validation subset last, then the model that
-`--init` names (for `trainer train --init /tmp/woofcam/init/NAME.bpk` there).
+`--init` names (for `woofcam train --init /tmp/woofcam/init/NAME.bpk` there).
 
-Usage: scripts/gpu/pack.py --trainer target/release/trainer --debs .gl --out .gpu
+Usage: scripts/gpu/pack.py --trainer target/release/woofcam --debs .gl --out .gpu
          [--data ../shared/data/imagewoof2-160] [--teacher ../shared/models/mobilenet_v1_0.75_224]
          [--val-per-class 96] [--part-mib 56] [--init runs/NAME/model.bpk]
 """
@@ -34,7 +34,7 @@ def main():
     p.add_argument("--data", type=Path, default=Path("../shared/data/imagewoof2-160"))
     p.add_argument("--teacher", type=Path, default=Path("../shared/models/mobilenet_v1_0.75_224"))
     # 96 per class: 960 photos, 15 full batches of 64, so validation adds no new kernel shapes
-    # for Burn to autotune. The full val split is measured afterwards with `trainer eval`.
+    # for Burn to autotune. The full val split is measured afterwards with `woofcam eval`.
     p.add_argument("--val-per-class", type=int, default=96)
     # 64 MiB per upload, less the working tree (about 5 MiB) and a margin.
     p.add_argument("--part-mib", type=int, default=56)

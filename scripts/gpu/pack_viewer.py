@@ -6,7 +6,7 @@ Chromium is far over the 64 MiB it accepts per upload. So the benchmark runs the
 site's wasm in Node.js on Dawn, the WebGPU implementation inside Chromium
 (web/bench-dawn.js). This part carries a Node.js binary, Dawn's `webgpu` package (its Linux
 x64 build only) and the site's wasm with the benchmark photo; the model is made there by
-the trainer of training part 1 (`trainer init`, an untrained ResNet34 at 224 px: timing
+the trainer of training part 1 (`woofcam init`, an untrained ResNet34 at 224 px: timing
 does not depend on the weights), which also installs the Vulkan loader.
 
 Usage: scripts/gpu/pack_viewer.py --node NODE --dawn WEBGPU_DIR [--site target/site] --out .gpu/pv

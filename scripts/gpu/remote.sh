@@ -8,7 +8,7 @@
 #   remote.sh smoke             train a few batches on the GPU for at most 45 s: the binary,
 #                               the driver and the teacher work before the real run starts
 #   remote.sh train SECONDS ARGS...
-#                               `trainer train --device wgpu ARGS`, stopped after SECONDS at
+#                               `woofcam train --device wgpu ARGS`, stopped after SECONDS at
 #                               most (the run keeps its best epoch either way), then the best
 #                               checkpoint cut into 15 MiB pieces for $OUT
 #   remote.sh ship FIRST COUNT  copy pieces FIRST.. of the checkpoint into $OUT (the machine sends

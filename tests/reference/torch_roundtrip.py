@@ -1,5 +1,5 @@
-"""Fixtures for Woofcam's PyTorch interchange: `trainer import` of checkpoints PyTorch
-wrote, and `trainer export --format safetensors` loaded back into PyTorch.
+"""Fixtures for Woofcam's PyTorch interchange: `woofcam import` of checkpoints PyTorch
+wrote, and `woofcam export --format safetensors` loaded back into PyTorch.
 
 Writes tests/fixtures/torch/:
 

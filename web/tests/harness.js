@@ -127,12 +127,12 @@ export function colours({ data }) {
   return seen.size;
 }
 
-/** The newer of the debug and release `trainer` binaries (the native reference). */
-export function trainerBinary() {
+/** The newer of the debug and release `woofcam` binaries (the native reference). */
+export function woofcamBinary() {
   // Cargo's output folder: CARGO_TARGET_DIR when set (e.g. a cache outside the clone).
   const target = resolve(repo, process.env.CARGO_TARGET_DIR ?? 'target');
-  const candidates = ['debug', 'release'].map((p) => join(target, p, 'trainer')).filter(existsSync);
-  if (!candidates.length) throw new Error('no trainer binary: run `cargo build -p woofcam-trainer`');
+  const candidates = ['debug', 'release'].map((p) => join(target, p, 'woofcam')).filter(existsSync);
+  if (!candidates.length) throw new Error('no woofcam binary: run `cargo build -p woofcam-trainer`');
   return candidates.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  canvasPixels, choose, colours, open, photoPath, reopenOffline, setControl, shots, site, start, trainerBinary,
+  canvasPixels, choose, colours, open, photoPath, reopenOffline, setControl, shots, site, start, woofcamBinary,
 } from './harness.js';
 import { badFiles, oddFiles } from './fixtures.js';
 
@@ -36,7 +36,7 @@ describe('one page on the CPU backend', () => {
     await page.screenshot({ path: join(shots, 'cpu-gradcam.png'), fullPage: true });
   });
 
-  test('logits and Grad-CAM equal the native `trainer explain` on the same photo', async () => {
+  test('logits and Grad-CAM equal the native `woofcam explain` on the same photo', async () => {
     await setControl(page, 'layer', 'layer3');
     await setControl(page, 'class', 8);
     const browser = await page.evaluate(() => window.woofcam.report);
@@ -44,7 +44,7 @@ describe('one page on the CPU backend', () => {
     assert.equal(browser.layer, 'layer3');
 
     const dir = mkdtempSync(join(tmpdir(), 'woofcam-'));
-    execFileSync(trainerBinary(), [
+    execFileSync(woofcamBinary(), [
       'explain', photoPath, '--weights', join(site, 'model/model.bpk'), '--layer', 'layer3', '--class', '8',
       '--method', 'gradcam', '--out', dir, '--json', join(dir, 'native.json'),
     ], { stdio: 'pipe' });

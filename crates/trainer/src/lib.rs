@@ -1,4 +1,4 @@
-//! The trainer's library: the commands behind the `trainer` binary and the training
+//! The trainer's library: the commands behind the `woofcam` binary and the training
 //! machinery they share (data pipeline, optimiser, model files), public so that tests
 //! and later commands use the same code.
 

@@ -1,10 +1,10 @@
-//! `trainer`: Woofcam's native command line.
+//! `woofcam`: the native command line.
 
 use clap::{Parser, Subcommand};
 use woofcam_trainer::commands;
 
 #[derive(Parser)]
-#[command(name = "trainer", version, about = "Train, inspect and explain Woofcam's ResNet34 dog-breed classifier")]
+#[command(name = "woofcam", version, about = "Train, inspect and explain Woofcam's ResNet34 dog-breed classifier")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,7 +28,7 @@ enum Command {
     Export(commands::export::Args),
     /// A PyTorch checkpoint (fastai's learn.save, a state dict, safetensors) into Woofcam's weights.
     Import(commands::import::Args),
-    /// The model card (markdown) of a trained model: accuracy from a `trainer eval` folder, every training run, limits.
+    /// The model card (markdown) of a trained model: accuracy from a `woofcam eval` folder, every training run, limits.
     Card(commands::card::Args),
 }
 

@@ -1,6 +1,6 @@
 //! PyTorch checkpoints in: fastai's `learn.save` files (`{'model': state_dict, 'opt': ..}`),
 //! plain state dicts such as torchvision's ImageNet weights, and safetensors state dicts
-//! (what `trainer export --format safetensors` writes).
+//! (what `woofcam export --format safetensors` writes).
 //!
 //! [`inspect`] reads only the key names and shapes and works out what the checkpoint is:
 //! where its state dict sits, whose key names it uses (torchvision's or fastai's), which

@@ -15,7 +15,7 @@ fn default_model() -> PathBuf {
 }
 
 /// Photos right of the first 20 per class (200), whole photos squished as the viewer does,
-/// measured when the model was committed (`trainer eval --fit squish --limit-per-class 20`;
+/// measured when the model was committed (`woofcam eval --fit squish --limit-per-class 20`;
 /// the model card gives the full-val figures).
 const RECORDED_CORRECT: u64 = 157;
 

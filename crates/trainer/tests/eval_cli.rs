@@ -1,4 +1,4 @@
-//! `trainer eval` on a small slice of Imagewoof's val split: the printed numbers, the two
+//! `woofcam eval` on a small slice of Imagewoof's val split: the printed numbers, the two
 //! PNGs and eval.json agree with each other; bad input ends in a clear message.
 
 use std::path::{Path, PathBuf};
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod support;
-use support::{fails, fixtures, imagewoof, ok, samoyed, text, trainer};
+use support::{cli, fails, fixtures, imagewoof, ok, samoyed, text};
 
 /// A model with non-trivial weights: the fastai fixture checkpoint, imported at 64 px.
 fn model(dir: &Path) -> PathBuf {
@@ -30,7 +30,7 @@ fn eval_prints_and_writes_matching_numbers_and_pictures() {
     let dir = tempfile::tempdir().unwrap();
     let weights = model(dir.path());
     let out = dir.path().join("eval");
-    let output = trainer(&[
+    let output = cli(&[
         "eval",
         "--weights",
         weights.to_str().unwrap(),
@@ -96,7 +96,7 @@ fn eval_prints_and_writes_matching_numbers_and_pictures() {
 }
 
 /// `--fit squish` measures what the viewer sees: a wide photo, evaluated squished, gets the
-/// probabilities `trainer explain` (which feeds photos as the viewer does) prints for it.
+/// probabilities `woofcam explain` (which feeds photos as the viewer does) prints for it.
 #[test]
 fn eval_fit_squish_gives_the_viewers_answer() {
     let dir = tempfile::tempdir().unwrap();
@@ -171,7 +171,7 @@ fn eval_refuses_a_folder_of_other_classes_and_weights_without_metadata() {
     let stderr = fails(&args);
     assert!(stderr.contains("the data folder's class `cat` is not one of the model's classes"), "{stderr}");
 
-    let output = trainer(&["eval", "--weights", weights.to_str().unwrap(), "--data", "/no/such/woof"]);
+    let output = cli(&["eval", "--weights", weights.to_str().unwrap(), "--data", "/no/such/woof"]);
     assert!(text(&output.stderr).contains("data folder /no/such/woof does not exist"), "{}", text(&output.stderr));
 
     std::fs::remove_file(weights.with_extension("json")).unwrap();

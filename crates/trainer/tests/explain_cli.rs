@@ -1,4 +1,4 @@
-//! `trainer explain` and `trainer arch` used the way a person uses them: a real photo from
+//! `woofcam explain` and `woofcam arch` used the way a person uses them: a real photo from
 //! Imagewoof's val split, exported weights on disk, PNGs out; and every kind of bad input
 //! ending in a clear message, never a panic.
 
@@ -10,7 +10,7 @@ use woofcam::metadata::ModelMetadata;
 use woofcam::weights::{Precision, to_burnpack};
 
 mod support;
-use support::{fails, metadata, ok, samoyed, text, trainer};
+use support::{cli, fails, metadata, ok, samoyed, text};
 
 /// Writes an (untrained) fastai ResNet34 as `model.bpk` + `model.json` into `dir`.
 fn export_model(dir: &Path) -> PathBuf {
@@ -138,7 +138,7 @@ fn broken_weights_give_a_clear_error() {
     assert!(stderr.contains("model.bpk"), "{stderr}");
 
     std::fs::remove_file(dir.path().join("model.json")).unwrap();
-    let output = trainer(&["explain", samoyed().to_str().unwrap(), "--weights", weights.to_str().unwrap()]);
+    let output = cli(&["explain", samoyed().to_str().unwrap(), "--weights", weights.to_str().unwrap()]);
     let stderr = text(&output.stderr);
     assert!(stderr.contains("cannot read the model metadata"), "{stderr}");
 }
@@ -171,7 +171,7 @@ fn init_writes_a_model_that_explain_loads() {
     // The page's report: the five most probable classes, most probable first, the explained
     // one (the prediction) among them.
     let report: woofcam::explain::Report = serde_json::from_value(numbers).expect("the page's report format");
-    assert_eq!(report.top.len(), 5);
+    assert_eq!((report.format_version, report.top.len()), (woofcam::explain::Report::FORMAT_VERSION, 5));
     assert!(report.top.windows(2).all(|w| w[0].probability >= w[1].probability));
     assert_eq!((report.top[0].class, &report.top[0].name), (report.class, &report.class_name));
 }

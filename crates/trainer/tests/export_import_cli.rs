@@ -1,4 +1,4 @@
-//! `trainer import` and `trainer export` against PyTorch: checkpoints PyTorch and fastai
+//! `woofcam import` and `woofcam export` against PyTorch: checkpoints PyTorch and fastai
 //! wrote (tests/fixtures/torch, made by tests/reference/torch_roundtrip.py) must import to
 //! the logits PyTorch computed, and a safetensors export must be exactly the state dict a
 //! strict `load_state_dict` of fastai's / torchvision's model takes. Also the burnpack
@@ -36,7 +36,7 @@ fn logits(weights: &Path) -> (Vec<f32>, ModelMetadata) {
     (model.forward(input).into_data().try_to_vec().unwrap(), meta)
 }
 
-/// `trainer export` with `--precision auto` (the default) deciding on 10 val photos.
+/// `woofcam export` with `--precision auto` (the default) deciding on 10 val photos.
 fn export_checked_on_10_photos(weights: &Path, out: &Path, extra: &[&str]) -> String {
     let data = imagewoof();
     let mut args = vec!["export", "--weights", weights.to_str().unwrap(), "--out", out.to_str().unwrap()];

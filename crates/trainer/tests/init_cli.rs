@@ -1,4 +1,4 @@
-//! `trainer init`: the seed decides the weights, so an untrained model a test makes (and
+//! `woofcam init`: the seed decides the weights, so an untrained model a test makes (and
 //! every map the test looks at) is the same on every machine.
 
 mod support;

@@ -1,4 +1,4 @@
-//! `trainer show-batch` on the real Imagewoof folder: a PNG grid of the expected size, and
+//! `woofcam show-batch` on the real Imagewoof folder: a PNG grid of the expected size, and
 //! a clear message for a folder that is not a data set.
 
 mod support;

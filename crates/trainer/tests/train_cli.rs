@@ -1,4 +1,4 @@
-//! `trainer train` end to end on a small real subset of Imagewoof: the loss goes down, the
+//! `woofcam train` end to end on a small real subset of Imagewoof: the loss goes down, the
 //! table and checkpoints are written, and an interrupted run resumed later ends exactly
 //! where the uninterrupted one does; `--init` and the model card of a chain of runs.
 
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod support;
-use support::{eval_json, fails, imagewoof, metadata, ok, samoyed, text, trainer};
+use support::{cli, eval_json, fails, imagewoof, metadata, ok, samoyed, text};
 
 /// A quick run: ResNet18 at 32 px on 4 photos per class (40 train, 40 valid).
 fn quick<'a>(data: &'a str, out: &'a str, epochs: &'a str) -> Vec<&'a str> {
@@ -47,7 +47,7 @@ fn best_record(state: &Value) -> Value {
     state["history"][state["best"]["record"].as_u64().unwrap() as usize].clone()
 }
 
-/// `trainer eval` of `weights` on the first `per_class` val photos of each class with a
+/// `woofcam eval` of `weights` on the first `per_class` val photos of each class with a
 /// [`quick`] run's validation transform (such a run validates on 4) and batches (8: the
 /// convolution's algorithm depends on a batch's size, and another one rounds differently,
 /// which may tip a near tie); returns `eval.json`.
@@ -223,7 +223,7 @@ fn a_resumed_run_ends_where_the_uninterrupted_one_does() {
     let mut first = quick(data, interrupted.to_str().unwrap(), "3");
     first.extend(["--stop-after", "1"]);
     let stdout = ok(&first);
-    assert!(stdout.contains("continue with: trainer train --resume"), "{stdout}");
+    assert!(stdout.contains("continue with: woofcam train --resume"), "{stdout}");
     assert_eq!(run_state(&interrupted)["completed_epochs"], 1);
     // Without --resume, an existing run is not overwritten.
     let stderr = fails(&quick(data, interrupted.to_str().unwrap(), "3"));
@@ -418,7 +418,7 @@ fn an_unreadable_photo_is_named_counted_and_skipped() {
     // 21 train files in batches of 7: none falls in a dropped last batch.
     let batch_size = args.iter().position(|&a| a == "--batch-size").unwrap() + 1;
     args[batch_size] = "7";
-    let output = trainer(&args);
+    let output = cli(&args);
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert!(output.status.success(), "stdout: {stdout}\nstderr: {stderr}");
     assert_eq!(stderr.matches("broken.jpg").count(), 1, "named once over two epochs: {stderr}");
@@ -557,7 +557,7 @@ fn distillation_from_the_mobilenet_teacher() {
     assert!(stderr.contains("ten Imagewoof classes"), "{stderr}");
 }
 
-/// `trainer card` for a model made by two runs (the second from the first's model): the card
+/// `woofcam card` for a model made by two runs (the second from the first's model): the card
 /// gives eval.json's accuracy and per-class rows, each run's command (the second's with
 /// `--init`), epoch table and machine, and the confusion matrix beside it. A model without a
 /// training record is refused with a reason. (One epoch a run: a model's record covers the
@@ -597,7 +597,7 @@ fn card_names_every_run_and_the_evaluation() {
     assert!(card.contains("2 runs, 2 epochs"), "{card}");
     assert!(card.contains("the viewer squishes the whole photo to that size instead"), "{card}");
     assert!(card.contains("(how accurate it is on photos fed that way was not measured for this card)"), "{card}");
-    let commands: Vec<&str> = card.lines().filter(|l| l.starts_with("trainer train ")).collect();
+    let commands: Vec<&str> = card.lines().filter(|l| l.starts_with("woofcam train ")).collect();
     assert_eq!(commands.len(), 2, "{card}");
     assert!(commands[0].contains("--seed 42") && !commands[0].contains("--init"), "{}", commands[0]);
     assert!(
@@ -650,7 +650,7 @@ fn card_names_every_run_and_the_evaluation() {
     let viewer = evaluate(&squished, &["--limit-per-class", "2", "--fit", "squish"]);
     evaluate(&fewer, &["--limit-per-class", "1"]);
     let viewer_percent = 100.0 * viewer["accuracy"].as_f64().unwrap();
-    // A cat (`--outside`): the card gives the top three that `trainer explain` prints for it;
+    // A cat (`--outside`): the card gives the top three that `woofcam explain` prints for it;
     // `--notes` adds a section.
     let cat = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/photos/chelsea.png");
     let notes = dir.path().join("notes.md");

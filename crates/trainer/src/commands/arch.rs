@@ -1,4 +1,4 @@
-//! `trainer arch`: the layers a user can pass to `--layer`, with output shapes.
+//! `woofcam arch`: the layers a user can pass to `--layer`, with output shapes.
 
 use std::path::PathBuf;
 

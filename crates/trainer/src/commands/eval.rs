@@ -1,4 +1,4 @@
-//! `trainer eval`: how good a model is on a labelled split, fastai's
+//! `woofcam eval`: how good a model is on a labelled split, fastai's
 //! `ClassificationInterpretation` without Python: accuracy and error rate, per-class
 //! accuracy, `most_confused`, a confusion-matrix PNG, a top-losses grid PNG with Grad-CAM
 //! overlays (`plot_top_losses`), and `eval.json` with the numbers for other tools (the
@@ -64,7 +64,7 @@ pub struct Args {
     #[arg(long, default_value_t = Fit::CenterCrop)]
     fit: Fit,
     /// Input size (pixels, square) to run the network at instead of the model's own: to find
-    /// the size to `trainer export --size` (a network trained on random crops is often most
+    /// the size to `woofcam export --size` (a network trained on random crops is often most
     /// accurate at a larger input than it trained at).
     #[arg(long, value_parser = clap::value_parser!(u32).range(32..=2048))]
     size: Option<u32>,

@@ -1,4 +1,4 @@
-//! `trainer explain PHOTO`: the top-5 breeds and the explanation PNGs for one photo.
+//! `woofcam explain PHOTO`: the top-5 breeds and the explanation PNGs for one photo.
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +38,7 @@ pub struct Args {
     /// Exported weights (`NAME.bpk`, with `NAME.json` beside it).
     #[arg(long)]
     weights: PathBuf,
-    /// Layer for Grad-CAM: a name (`layer3`, `layer4.2`) or a fastai path (`[0,-2]`). See `trainer arch`.
+    /// Layer for Grad-CAM: a name (`layer3`, `layer4.2`) or a fastai path (`[0,-2]`). See `woofcam arch`.
     #[arg(long, default_value = "layer4")]
     layer: String,
     /// Class to explain, by index or name (default: the predicted one).

@@ -1,4 +1,4 @@
-//! `trainer export`: the weights the viewer loads, or a PyTorch state dict.
+//! `woofcam export`: the weights the viewer loads, or a PyTorch state dict.
 //!
 //! - `--format burnpack` (default): `NAME.bpk` + `NAME.json`. With `--precision auto`
 //!   (default) the validation photos (a fixed subset, or all) go through the model in f32
@@ -79,7 +79,7 @@ pub struct Args {
     /// to; default: the checkpoint's (its training size). A network trained on random crops
     /// sees dogs larger than a centre crop of the same size shows them, so it is often more
     /// accurate at a larger input (Touvron et al. 2019, "Fixing the train-test resolution
-    /// discrepancy"): compare sizes with `trainer eval --size`. The check runs at this size.
+    /// discrepancy"): compare sizes with `woofcam eval --size`. The check runs at this size.
     #[arg(long, value_parser = clap::value_parser!(u32).range(32..=2048))]
     size: Option<u32>,
     /// Photos per forward pass of the check.

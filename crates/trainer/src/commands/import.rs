@@ -1,9 +1,9 @@
-//! `trainer import`: a model trained in PyTorch into Woofcam's weights (`NAME.bpk` +
+//! `woofcam import`: a model trained in PyTorch into Woofcam's weights (`NAME.bpk` +
 //! `NAME.json`), so that `explain`, `eval`, `export` and the viewer can use it.
 //!
 //! It reads fastai's `learn.save` files (`{'model': state_dict, 'opt': ..}`, `.pth`), plain
 //! PyTorch state dicts (`torch.save(model.state_dict())`, e.g. torchvision's) and
-//! safetensors state dicts such as `trainer export --format safetensors` writes. What the
+//! safetensors state dicts such as `woofcam export --format safetensors` writes. What the
 //! checkpoint is (key names, ResNet18 or 34, head, class count) is read from its keys and
 //! shapes; only the class names and the input size have to come from elsewhere: the
 //! safetensors header of a Woofcam export, `--data`, or Imagewoof's ten breeds.

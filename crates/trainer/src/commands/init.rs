@@ -1,4 +1,4 @@
-//! `trainer init`: write a freshly initialised (untrained) model with its metadata, to try
+//! `woofcam init`: write a freshly initialised (untrained) model with its metadata, to try
 //! the pipeline end to end before any training, or as the start of a run.
 
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! `trainer show-batch`: fastai's `dls.show_batch()`, a grid of what the network will see.
+//! `woofcam show-batch`: fastai's `dls.show_batch()`, a grid of what the network will see.
 //!
 //! Looking at augmented samples is the cheapest check of the data pipeline: a wrong label,
 //! a flipped colour channel, an over-strong warp or a crop cutting the dogs off shows at a

@@ -1,4 +1,4 @@
-//! `trainer train`: the notebook's recipe (`cnn_learner(dls, resnet34, metrics=error_rate)`,
+//! `woofcam train`: the notebook's recipe (`cnn_learner(dls, resnet34, metrics=error_rate)`,
 //! `fit_flat_cos` frozen, `unfreeze`, `fit_flat_cos` again) as one command.
 
 use std::path::PathBuf;
@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long)]
     max_per_class: Option<usize>,
     /// Score each epoch on the first this-many photos of each class in `val` only (a quicker
-    /// epoch; `trainer eval` measures the whole split).
+    /// epoch; `woofcam eval` measures the whole split).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     valid_per_class: Option<u64>,
     /// Score each epoch on this percentage of each class of `train`, held out from training
@@ -245,16 +245,16 @@ mod tests {
     #[test]
     fn a_recipes_command_line_gives_back_the_recipe() {
         for line in [
-            "trainer train --data 'my data/imagewoof' --out x --pretrained resnet34.pth",
-            "trainer train --data d --out x --resize 160 --size 128 --batch-size 64 --epochs 13 --lr 2e-3 --teacher t --seed 44 --init 'runs/a b/best.bpk'",
-            "trainer train --data d --out x --arch resnet18 --frozen-epochs 3 --frozen-lr 3e-3 --epochs 0 --max-per-class 4 --valid-per-class 2 --distill-alpha 0.5 --distill-temperature 4 --teacher t",
-            "trainer train --data d --out x --epochs 1 --lr 1e-30 --keep last",
-            "trainer train --data d --out x --label-smoothing 0.1 --mixup 0.4 --teacher t --holdout 5",
-            "trainer train --data d --out x --resize 160 --size 160 --fit squish --init m.bpk",
+            "woofcam train --data 'my data/imagewoof' --out x --pretrained resnet34.pth",
+            "woofcam train --data d --out x --resize 160 --size 128 --batch-size 64 --epochs 13 --lr 2e-3 --teacher t --seed 44 --init 'runs/a b/best.bpk'",
+            "woofcam train --data d --out x --arch resnet18 --frozen-epochs 3 --frozen-lr 3e-3 --epochs 0 --max-per-class 4 --valid-per-class 2 --distill-alpha 0.5 --distill-temperature 4 --teacher t",
+            "woofcam train --data d --out x --epochs 1 --lr 1e-30 --keep last",
+            "woofcam train --data d --out x --label-smoothing 0.1 --mixup 0.4 --teacher t --holdout 5",
+            "woofcam train --data d --out x --resize 160 --size 160 --fit squish --init m.bpk",
         ] {
             let recipe = parse(line);
             let command = recipe.command_line().expect("a recipe the command line made");
-            assert!(command.starts_with("trainer train "), "{command}");
+            assert!(command.starts_with("woofcam train "), "{command}");
             assert_eq!(parse(&command), recipe, "{line}\n{command}");
         }
     }

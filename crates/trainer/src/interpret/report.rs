@@ -1,4 +1,4 @@
-//! `eval.json`: what `trainer eval` measured, in the form `trainer card` reads back. One
+//! `eval.json`: what `woofcam eval` measured, in the form `woofcam card` reads back. One
 //! type serves the writer and the reader, so the two cannot disagree.
 
 use std::path::{Path, PathBuf};
@@ -86,10 +86,10 @@ impl EvalReport {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = Self::path(dir);
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("cannot read {} (run `trainer eval --out {}` first)", path.display(), dir.display())
+            format!("cannot read {} (run `woofcam eval --out {}` first)", path.display(), dir.display())
         })?;
         let report: Self = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not an eval.json that `trainer eval` writes", path.display()))?;
+            .with_context(|| format!("{} is not an eval.json that `woofcam eval` writes", path.display()))?;
         format_version::check(&path, report.format_version, Self::FORMAT_VERSION)?;
         Ok(report)
     }
@@ -158,7 +158,7 @@ mod tests {
     fn a_newer_report_or_another_file_is_refused_with_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
         let missing = EvalReport::read(dir.path()).unwrap_err();
-        assert!(format!("{missing:#}").contains("run `trainer eval"), "{missing:#}");
+        assert!(format!("{missing:#}").contains("run `woofcam eval"), "{missing:#}");
         std::fs::write(EvalReport::path(dir.path()), "{\"accuracy\": 1}").unwrap();
         let other = EvalReport::read(dir.path()).unwrap_err();
         assert!(format!("{other:#}").contains("is not an eval.json"), "{other:#}");

@@ -83,7 +83,7 @@ pub struct TrainConfig {
     pub architecture: String,
     /// A torchvision ImageNet checkpoint for the body, if any.
     pub pretrained: Option<PathBuf>,
-    /// A Woofcam model to start every weight from (see `trainer train --init`), or none.
+    /// A Woofcam model to start every weight from (see `woofcam train --init`), or none.
     #[serde(default)]
     pub init: Option<PathBuf>,
     pub phases: Vec<Phase>,
@@ -137,7 +137,7 @@ impl TrainConfig {
         None
     }
 
-    /// The `trainer train` command that starts this run (`--out RUN`: the folder is not part
+    /// The `woofcam train` command that starts this run (`--out RUN`: the folder is not part
     /// of the recipe), or `None` for phases no command line gives (the command makes an
     /// optional frozen phase, then an optional unfrozen one).
     pub fn command_line(&self) -> Option<String> {
@@ -147,7 +147,7 @@ impl TrainConfig {
             [p] => (None, Some(p)),
             _ => return None,
         };
-        let mut args: Vec<String> = vec!["trainer".into(), "train".into()];
+        let mut args: Vec<String> = vec!["woofcam".into(), "train".into()];
         let mut arg = |name: &str, value: String| args.extend([format!("--{name}"), value]);
         arg("data", self.data.display().to_string());
         arg("out", "RUN".into());

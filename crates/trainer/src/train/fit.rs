@@ -410,7 +410,7 @@ impl Learner {
             println!("{} unreadable photos were skipped (named above)", self.reported.len());
         }
         if done < total {
-            println!("stopped early; continue with: trainer train --resume --out {}", self.run.root().display());
+            println!("stopped early; continue with: woofcam train --resume --out {}", self.run.root().display());
         }
     }
 }

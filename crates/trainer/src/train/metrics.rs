@@ -56,8 +56,8 @@ pub struct EpochRecord {
     /// Images that could not be read this epoch (train and valid).
     #[serde(default)]
     pub skipped: usize,
-    /// The backend that trained this epoch (a run may go on elsewhere: `--resume --device`);
-    /// runs before this was recorded have none.
+    /// The backend that trained this epoch (a run may go on elsewhere: `--resume --device`),
+    /// where the record has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<Backend>,
 }

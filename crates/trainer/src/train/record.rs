@@ -1,7 +1,7 @@
 //! The training record a model's metadata carries (`training` in `NAME.json`): the recipe,
 //! the epoch table and the time of the run that made the model, and the record of the model
 //! it started from (`--init`), so that a model made by a chain of runs names every one.
-//! `trainer train` writes it; `trainer card` reads it.
+//! `woofcam train` writes it; `woofcam card` reads it.
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -18,8 +18,7 @@ pub struct TrainingRecord {
     pub best: Option<BestEpoch>,
     /// Seconds spent training, over all sessions of the run.
     pub training_seconds: f64,
-    /// The machine the run trained on (its last session's); runs before this was recorded
-    /// have none.
+    /// The machine the run trained on (its last session's), where the record has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<Host>,
     /// The record of the model this run started from (`--init`), as that model carried it.
@@ -63,12 +62,12 @@ pub struct BestEpoch {
 }
 
 impl TrainingRecord {
-    /// Reads a model's `training` metadata, which must come from `trainer train` (an imported
+    /// Reads a model's `training` metadata, which must come from `woofcam train` (an imported
     /// or untrained model's has another shape, or none).
     pub fn from_metadata(training: Option<&Value>) -> Result<Self> {
         let training = training.context("the model's metadata has no training record")?;
         serde_json::from_value(training.clone())
-            .context("the model's training record is not one `trainer train` writes (an imported or untrained model?)")
+            .context("the model's training record is not one `woofcam train` writes (an imported or untrained model?)")
     }
 
     /// Every run that made the model, the first one first.

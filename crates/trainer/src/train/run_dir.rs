@@ -154,7 +154,7 @@ impl RunDir {
     }
 
     /// The last checkpoint's model (on `device`, in training mode). Its weights may be f16
-    /// (a `trainer export --precision f16` of it put in its place, to carry the run about).
+    /// (a `woofcam export --precision f16` of it put in its place, to carry the run about).
     pub fn load_model(&self, state: &RunState, device: &Device) -> Result<ResNet> {
         Ok(model_file::read(&self.checkpoint_dir(state)?.join(MODEL), device)?.0)
     }
@@ -164,7 +164,7 @@ impl RunDir {
         let path = self.checkpoint_dir(state)?.join(OPTIMIZER);
         if !path.is_file() {
             bail!(
-                "{} is missing, so the run cannot resume exactly; `trainer train --resume --fresh-optimizer` \
+                "{} is missing, so the run cannot resume exactly; `woofcam train --resume --fresh-optimizer` \
                  continues its schedule from the model alone, Ranger's state starting anew",
                 path.display()
             );

@@ -1,5 +1,5 @@
 //! What the trainer's command-line tests share: where the data and fixtures are, and
-//! running the `trainer` binary the way a person does.
+//! running the `woofcam` binary the way a person does.
 
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code, unused_imports)]
@@ -16,32 +16,33 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torch")
 }
 
-pub fn trainer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("trainer runs")
+/// Runs the `woofcam` binary with `args`.
+pub fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_woofcam")).args(args).output().expect("woofcam runs")
 }
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Runs the trainer and returns its stdout, failing the test with both streams otherwise.
+/// Runs `woofcam` and returns its stdout, failing the test with both streams otherwise.
 pub fn ok(args: &[&str]) -> String {
-    let output = trainer(args);
+    let output = cli(args);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{args:?}\nstdout: {stdout}\nstderr: {}", text(&output.stderr));
     stdout
 }
 
-/// Runs the trainer expecting a failure; returns stderr, checked for a panic.
+/// Runs `woofcam` expecting a failure; returns stderr, checked for a panic.
 pub fn fails(args: &[&str]) -> String {
-    let output = trainer(args);
+    let output = cli(args);
     let stderr = text(&output.stderr);
     assert!(!output.status.success(), "{args:?} succeeded: {}", text(&output.stdout));
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     stderr
 }
 
-/// `trainer eval` of `weights` on `data`'s val split with `options`, no top-losses grid;
+/// `woofcam eval` of `weights` on `data`'s val split with `options`, no top-losses grid;
 /// returns the `eval.json` it wrote into `out`.
 pub fn eval_json(weights: &Path, data: &Path, out: &Path, options: &[&str]) -> serde_json::Value {
     let (weights, data, out_arg) = (weights.to_str().unwrap(), data.to_str().unwrap(), out.to_str().unwrap());

@@ -36,6 +36,8 @@ impl From<Map> for MapData {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// This layout's version ([`Report::FORMAT_VERSION`] when written).
+    pub format_version: u32,
     /// The five most probable classes.
     pub top: Vec<Prediction>,
     /// Every pre-softmax score, in class order.
@@ -51,11 +53,15 @@ pub struct Report {
 }
 
 impl Report {
+    /// The layout written now.
+    pub const FORMAT_VERSION: u32 = 1;
+
     /// The report of `data`, an explanation at the layer named `layer` of a model with
     /// `meta`'s classes.
     pub fn new(data: &ExplanationData, meta: &ModelMetadata, layer: &str) -> Self {
         let names = meta.class_names();
         Self {
+            format_version: Self::FORMAT_VERSION,
             top: data
                 .top_k(5)
                 .into_iter()

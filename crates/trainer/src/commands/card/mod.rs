@@ -1,6 +1,6 @@
-//! `trainer card`: the model card (markdown) of a trained model, written from what the model
+//! `woofcam card`: the model card (markdown) of a trained model, written from what the model
 //! and its evaluation recorded rather than by hand: accuracy and per-class accuracy with the
-//! confusion matrix (a `trainer eval` folder), and every training run behind the model with
+//! confusion matrix (a `woofcam eval` folder), and every training run behind the model with
 //! the command that starts it, its epoch table and its time (the model's training record,
 //! `--init` runs included), then the data and the model's limits, with what it answers for
 //! photos of none of its breeds (`--outside`), and the distillation teacher's accuracy on
@@ -25,10 +25,10 @@ use prose::card;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model (`NAME.bpk`, with `NAME.json` beside it), as `trainer train` or `export` wrote it.
+    /// The model (`NAME.bpk`, with `NAME.json` beside it), as `woofcam train` or `export` wrote it.
     #[arg(long)]
     weights: PathBuf,
-    /// A folder `trainer eval --weights NAME.bpk` wrote (eval.json, confusion_matrix.png).
+    /// A folder `woofcam eval --weights NAME.bpk` wrote (eval.json, confusion_matrix.png).
     /// Repeatable: the first gives the card's accuracy, per-class table and confusion matrix;
     /// each other one (`eval --fit squish`, the viewer's way) adds its accuracy on the same
     /// photos beside it.

@@ -120,7 +120,7 @@ fn accuracy_section(
     writeln!(
         w,
         "**{:.1}%** top-1: {} of {} photos of the `{}` split of `{}`{subset}, none of them seen in training, \
-         from {}. Measured by `trainer eval --weights {} --data {}{}`.\n",
+         from {}. Measured by `woofcam eval --weights {} --data {}{}`.\n",
         100.0 * eval.accuracy,
         eval.correct,
         eval.images,
@@ -160,7 +160,7 @@ fn accuracy_section(
     if [trained; 2] != meta.input_size {
         writeln!(
             w,
-            "It runs at {height}x{width}, not the {trained}x{trained} it last trained at (`trainer export \
+            "It runs at {height}x{width}, not the {trained}x{trained} it last trained at (`woofcam export \
              --size`): a network trained on random crops sees dogs larger than a centre crop of the \
              same size shows them, and is often more accurate at a larger input (Touvron et al. 2019, \
              \"Fixing the train-test resolution discrepancy\").\n"
@@ -262,7 +262,7 @@ fn run_section(
     writeln!(w, "### Run {} of {runs}\n", index + 1)?;
     match recipe.command_line() {
         Some(command) => writeln!(w, "```sh\n{command}\n```\n")?,
-        None => writeln!(w, "(a recipe no `trainer train` command line gives)\n")?,
+        None => writeln!(w, "(a recipe no `woofcam train` command line gives)\n")?,
     }
     let phases: Vec<String> = recipe
         .phases
@@ -284,7 +284,7 @@ fn run_section(
     };
     writeln!(w, "- Start: {start}; seed {}.", recipe.seed)?;
     let host = run.host.as_ref().map_or_else(
-        || "not recorded (runs before the trainer recorded it)".to_string(),
+        || "not recorded".to_string(),
         |h| format!("{}, {} threads, {}", h.cpu.as_deref().unwrap_or("CPU model unknown"), h.threads, h.os),
     );
     match backend_spans(&run.history) {
@@ -410,7 +410,7 @@ fn validation_photos(recipe: &TrainConfig) -> String {
 
 /// Which backend trained which epochs (counted from 0 over the run, as the table's rows), as
 /// "`cpu` for epochs 0-11 and 22-59": one entry per backend, in the order they first ran.
-/// Epochs from before the trainer recorded it have no backend and are left out.
+/// Epochs whose record has no backend are left out.
 fn backend_spans(history: &[EpochRecord]) -> Vec<String> {
     let mut spans: Vec<(Backend, Vec<(usize, usize)>)> = Vec::new();
     for (epoch, backend) in history.iter().enumerate().filter_map(|(i, e)| Some((i, e.backend?))) {

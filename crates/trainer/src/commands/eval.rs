@@ -23,7 +23,7 @@ use super::count;
 use crate::data::{Dataset, FolderOptions, Item, Split, SplitMix64, Transform};
 use crate::device::Backend;
 use crate::interpret::plot::{self, Captioned};
-use crate::interpret::{EvalReport, Interpretation, Prediction, SkippedPhoto, TopLoss, model_labels, run_batches};
+use crate::interpret::{EvalReport, Interpretation, Prediction, TopLoss, model_labels, run_batches};
 
 /// Which folder of the data set to evaluate on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -202,11 +202,7 @@ pub fn run(args: Args) -> Result<()> {
         resize,
         fit: args.fit,
         images: interp.total(),
-        skipped: summary
-            .skipped
-            .iter()
-            .map(|s| SkippedPhoto { path: s.path.clone(), reason: s.reason.clone() })
-            .collect(),
+        skipped: summary.skipped.clone(),
         correct: interp.correct(),
         accuracy,
         error_rate: 1.0 - accuracy,

@@ -38,8 +38,8 @@ pub struct LoaderConfig {
     pub teacher_size: Option<u32>,
 }
 
-/// A file left out of a batch, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A file left out of a batch, and why (as `eval.json` lists it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Skipped {
     pub path: PathBuf,
     pub reason: String,

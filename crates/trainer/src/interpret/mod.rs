@@ -10,7 +10,7 @@
 pub mod plot;
 mod report;
 
-pub use report::{EvalReport, SkippedPhoto, TopLoss};
+pub use report::{EvalReport, TopLoss};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

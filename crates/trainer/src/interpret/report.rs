@@ -9,6 +9,7 @@ use woofcam::image::Fit;
 use woofcam::metadata::ClassInfo;
 
 use super::{ClassScore, Confusion};
+use crate::data::loader::Skipped;
 use crate::format_version;
 
 /// One evaluation of a model on a split.
@@ -30,7 +31,7 @@ pub struct EvalReport {
     pub fit: Fit,
     /// Photos measured (those that decoded).
     pub images: usize,
-    pub skipped: Vec<SkippedPhoto>,
+    pub skipped: Vec<Skipped>,
     pub correct: usize,
     pub accuracy: f64,
     pub error_rate: f64,
@@ -44,13 +45,6 @@ pub struct EvalReport {
     /// Every pair of classes mixed up at least once, most often first.
     pub most_confused: Vec<Confusion>,
     pub top_losses: Vec<TopLoss>,
-}
-
-/// A photo that did not decode, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SkippedPhoto {
-    pub path: PathBuf,
-    pub reason: String,
 }
 
 /// A photo the model got most wrong (fastai's `top_losses`), with class names.
@@ -110,7 +104,7 @@ mod tests {
             resize: 160,
             fit: Fit::Squish,
             images: 3,
-            skipped: vec![SkippedPhoto { path: "bad.jpg".into(), reason: "not a photo".into() }],
+            skipped: vec![Skipped { path: "bad.jpg".into(), reason: "not a photo".into() }],
             correct: 2,
             accuracy: 2.0 / 3.0,
             error_rate: 1.0 / 3.0,

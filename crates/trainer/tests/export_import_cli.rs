@@ -2,7 +2,7 @@
 //! wrote (tests/fixtures/torch, made by tests/reference/torch_roundtrip.py) must import to
 //! the logits PyTorch computed, and a safetensors export must be exactly the state dict a
 //! strict `load_state_dict` of fastai's / torchvision's model takes. Also the burnpack
-//! export's f16-or-f32 choice, and clear errors for bad input.
+//! export's f16-or-f32 choice, its int8 encoding, and clear errors for bad input.
 
 use std::path::{Path, PathBuf};
 
@@ -206,6 +206,37 @@ fn export_auto_keeps_f32_when_f16_moves_the_logits() {
 }
 
 #[test]
+fn export_int8_is_a_quarter_of_f32_and_measures_what_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (weights, _) = import(dir.path(), "fastai_resnet34.pth");
+    let out = dir.path().join("int8.bpk");
+    let stdout = export_checked_on_10_photos(&weights, &out, &["--precision", "int8", "--check-maps", "2"]);
+    assert!(stdout.contains("max |logit int8 - logit f32| = "), "{stdout}");
+    assert!(stdout.contains("same top class in int8 and f32: "), "{stdout}");
+    assert!(stdout.contains("Grad-CAM at layer4, int8 vs f32: at most "), "{stdout}");
+    assert!(stdout.contains("over 2 photos"), "{stdout}");
+    assert!(stdout.contains("precision: int8 (as asked)"), "{stdout}");
+    let meta = metadata(&out);
+    assert_eq!(meta.dtype, Precision::Int8);
+    let export = &meta.training.unwrap()["export"];
+    assert_eq!((export["check_images"].clone(), export["check_maps"].clone()), (10.into(), 2.into()), "{export}");
+    assert_eq!(export["check_fit"], "squish", "{export}");
+    let same = export["same_top1_int8"].as_u64().unwrap();
+    assert!(same <= 10, "{export}");
+    let map_diff = export["max_gradcam_diff_int8"].as_f64().unwrap();
+    assert!(map_diff.is_finite() && map_diff >= 0.0, "{export}");
+    let (full, small) = (std::fs::metadata(&weights).unwrap().len(), std::fs::metadata(&out).unwrap().len());
+    assert!(small < full * 3 / 10, "int8 {small} bytes, f32 {full}");
+
+    // The int8 model computes what f32 does, within what its rounding allows.
+    let (expected, _) = logits(&weights);
+    let (got, _) = logits(&out);
+    let spread = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = got.iter().zip(&expected).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst < 2e-2 * spread, "logits moved by {worst}, the largest is {spread}");
+}
+
+#[test]
 fn bad_input_gives_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("model.bpk");
@@ -221,6 +252,9 @@ fn bad_input_gives_clear_errors() {
     let stderr =
         fails(&["export", "--weights", weights, "--out", out_s, "--format", "safetensors", "--layout", "torchvision"]);
     assert!(stderr.contains("the torchvision layout has no key names for fastai's head"), "{stderr}");
+    let stderr =
+        fails(&["export", "--weights", weights, "--out", out_s, "--format", "safetensors", "--precision", "int8"]);
+    assert!(stderr.contains("a safetensors export is f32"), "{stderr}");
     let stderr = fails(&["export", "--weights", weights, "--out", out_s, "--precision", "f16", "--check-images", "0"]);
     assert!(stderr.contains("expected a positive number of photos or `all`"), "{stderr}");
 

@@ -1,10 +1,12 @@
 //! `woofcam export`: the weights the viewer loads, or a PyTorch state dict.
 //!
-//! - `--format burnpack` (default): `NAME.bpk` + `NAME.json`. With `--precision auto`
-//!   (default) the validation photos (a fixed subset, or all) go through the model in f32
-//!   and as the viewer would load it in f16; f16 is chosen when every logit stays within
-//!   `--tolerance` (1e-2) of f32, else f32. The metadata keeps the checkpoint's training
-//!   record and adds the validation accuracy measured here.
+//! - `--format burnpack` (default): `NAME.bpk` + `NAME.json`. The validation photos (a
+//!   fixed subset, or all) go through the model in f32 and as the viewer would load it in
+//!   the smaller precision (f16, or int8 when asked): the largest logit difference, how many
+//!   photos keep their top class, both accuracies, and how far Grad-CAM's map moves on the
+//!   first photos. With `--precision auto` (default) f16 is chosen when every logit stays
+//!   within `--tolerance` (1e-2) of f32, else f32. The metadata keeps the checkpoint's
+//!   training record and adds what was measured here.
 //! - `--format safetensors`: the same model as a PyTorch state dict (f32) with fastai's key
 //!   names (`create_vision_model(resnet34, n)`) or torchvision's (`resnet34(num_classes=n)`),
 //!   which `load_state_dict(.., strict=True)` takes; the metadata rides in the header.
@@ -15,6 +17,8 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::{Value, json};
+use woofcam::explain::{Request, Target, explain};
+use woofcam::image::Fit;
 use woofcam::metadata::ModelMetadata;
 use woofcam::model::ResNet;
 use woofcam::weights::{Precision, TorchLayout, from_burnpack, to_burnpack, to_torch_safetensors};
@@ -38,6 +42,9 @@ pub enum PrecisionArg {
     Auto,
     F16,
     F32,
+    /// Convolution and linear weights as int8 with one scale per output channel: a quarter
+    /// of f32's size, for the download. Check it with --data.
+    Int8,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -60,9 +67,17 @@ pub struct Args {
     out: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Burnpack)]
     format: Format,
-    /// Data folder whose `val/` photos check f16 and measure the accuracy recorded in the metadata.
+    /// Data folder whose `val/` photos check the smaller precision against f32 and measure
+    /// the accuracy recorded in the metadata.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// How the check brings photos to the input size: the viewer's `squish` or `crop`.
+    #[arg(long, default_value_t = Fit::Squish)]
+    fit: Fit,
+    /// Of the checked photos, how many (the first) also compare Grad-CAM's map at layer4
+    /// between f32 and the smaller precision.
+    #[arg(long, default_value_t = 20)]
+    check_maps: usize,
     #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
     precision: PrecisionArg,
     /// Largest |logit f16 - logit f32| that still allows f16.
@@ -107,13 +122,22 @@ impl std::str::FromStr for CheckImages {
     }
 }
 
-/// The outcome of running the checked photos through f32 and f16.
+/// The outcome of running the checked photos through f32 and a smaller precision.
 struct Check {
+    /// The precision compared with f32.
+    smaller: Precision,
     images: usize,
     skipped: usize,
+    /// Largest |logit smaller - logit f32|.
     max_diff: f32,
+    /// Photos whose top class is the same in both.
+    same_top1: usize,
+    /// Photos whose Grad-CAM maps were compared, and the largest |map smaller - map f32|
+    /// over the f32 map's peak.
+    maps: usize,
+    max_map_diff: f32,
     f32: Interpretation,
-    f16: Interpretation,
+    smaller_interp: Interpretation,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -138,8 +162,9 @@ fn export_burnpack(args: &Args, model: &ResNet, mut meta: ModelMetadata, device:
     if args.out.extension().is_some_and(|e| e == "json") {
         bail!("--out names the weights file (NAME.bpk); the metadata goes beside it as NAME.json");
     }
+    let smaller = if args.precision == PrecisionArg::Int8 { Precision::Int8 } else { Precision::F16 };
     let check = match &args.data {
-        Some(data) => Some(check(args, data, model, &meta, device)?),
+        Some(data) => Some(check(args, data, model, &meta, smaller, device)?),
         None if args.precision == PrecisionArg::Auto => bail!(
             "--precision auto compares f16 with f32 on validation photos: pass --data DIR, or choose --precision f16 or f32"
         ),
@@ -148,33 +173,55 @@ fn export_burnpack(args: &Args, model: &ResNet, mut meta: ModelMetadata, device:
     let precision = match (args.precision, &check) {
         (PrecisionArg::F16, _) => Precision::F16,
         (PrecisionArg::F32, _) => Precision::F32,
+        (PrecisionArg::Int8, _) => Precision::Int8,
         (PrecisionArg::Auto, Some(check)) if f64::from(check.max_diff) <= args.tolerance => Precision::F16,
         (PrecisionArg::Auto, _) => Precision::F32,
     };
     let f32_bytes = to_burnpack(model, Precision::F32)?;
-    let f16_bytes = to_burnpack(model, Precision::F16)?;
+    let smaller_bytes = to_burnpack(model, smaller)?;
     if let Some(check) = &check {
+        let name = smaller.name();
         println!(
-            "max |logit f16 - logit f32| = {:.6} over {} photos x {} classes ({} skipped); tolerance {}",
+            "max |logit {name} - logit f32| = {:.6} over {} photos x {} classes ({} skipped); tolerance {}",
             check.max_diff,
             check.images,
             meta.classes.len(),
             check.skipped,
             args.tolerance
         );
-        println!("val accuracy on those photos: f32 {:.4}, f16 {:.4}", check.f32.accuracy(), check.f16.accuracy());
+        println!(
+            "same top class in {name} and f32: {} of {} photos ({:.2}%)",
+            check.same_top1,
+            check.images,
+            100.0 * check.same_top1 as f64 / check.images as f64
+        );
+        println!(
+            "val accuracy on those photos: f32 {:.4}, {name} {:.4}",
+            check.f32.accuracy(),
+            check.smaller_interp.accuracy()
+        );
+        if check.maps > 0 {
+            println!(
+                "Grad-CAM at layer4, {name} vs f32: at most {:.5} of the f32 map's peak apart over {} photos",
+                check.max_map_diff, check.maps
+            );
+        }
     }
     let choice = match (args.precision, precision) {
-        (PrecisionArg::Auto, Precision::F16) => "f16 (within the tolerance)",
-        (PrecisionArg::Auto, Precision::F32) => "f32 (f16 moves the logits more than the tolerance)",
-        (_, Precision::F16) => "f16 (as asked)",
-        (_, Precision::F32) => "f32 (as asked)",
+        (PrecisionArg::Auto, Precision::F16) => "f16 (within the tolerance)".to_string(),
+        (PrecisionArg::Auto, _) => "f32 (f16 moves the logits more than the tolerance)".to_string(),
+        (_, precision) => format!("{} (as asked)", precision.name()),
     };
-    println!("precision: {choice}; file sizes: f32 {}, f16 {}", megabytes(f32_bytes.len()), megabytes(f16_bytes.len()));
+    println!(
+        "precision: {choice}; file sizes: f32 {}, {} {}",
+        megabytes(f32_bytes.len()),
+        smaller.name(),
+        megabytes(smaller_bytes.len())
+    );
 
     meta.dtype = precision;
     meta.training = Some(training_record(meta.training.take(), args, check.as_ref(), precision, meta.input_size));
-    let bytes = if precision == Precision::F16 { f16_bytes } else { f32_bytes };
+    let bytes = if precision == smaller { smaller_bytes } else { f32_bytes };
     write_atomically(&args.out, &bytes)?;
     let meta_path = metadata_path(&args.out);
     write_atomically(&meta_path, meta.to_json().as_bytes())?;
@@ -183,7 +230,7 @@ fn export_burnpack(args: &Args, model: &ResNet, mut meta: ModelMetadata, device:
 }
 
 fn export_safetensors(args: &Args, model: &ResNet, mut meta: ModelMetadata, device: &Device) -> Result<()> {
-    if args.precision == PrecisionArg::F16 {
+    if matches!(args.precision, PrecisionArg::F16 | PrecisionArg::Int8) {
         bail!("a safetensors export is f32 (PyTorch's own precision); leave out --precision");
     }
     let layout = match args.layout {
@@ -192,7 +239,7 @@ fn export_safetensors(args: &Args, model: &ResNet, mut meta: ModelMetadata, devi
         LayoutArg::Torchvision => TorchLayout::Torchvision,
     };
     if let Some(data) = &args.data {
-        let check = check(args, data, model, &meta, device)?;
+        let check = check(args, data, model, &meta, Precision::F16, device)?;
         println!("val accuracy on {} photos: {:.4}", check.images, check.f32.accuracy());
         meta.training =
             Some(training_record(meta.training.take(), args, Some(&check), Precision::F32, meta.input_size));
@@ -213,9 +260,17 @@ fn export_safetensors(args: &Args, model: &ResNet, mut meta: ModelMetadata, devi
     Ok(())
 }
 
-/// Runs the checked validation photos through the model in f32 and in f16 (as the viewer
-/// loads it: written with [`to_burnpack`] and read back with [`from_burnpack`]).
-fn check(args: &Args, data_dir: &Path, model: &ResNet, meta: &ModelMetadata, device: &Device) -> Result<Check> {
+/// Runs the checked validation photos through the model in f32 and in `smaller` (as the
+/// viewer loads it: written with [`to_burnpack`] and read back with [`from_burnpack`]), and
+/// compares Grad-CAM's maps on the first `--check-maps` of them.
+fn check(
+    args: &Args,
+    data_dir: &Path,
+    model: &ResNet,
+    meta: &ModelMetadata,
+    smaller: Precision,
+    device: &Device,
+) -> Result<Check> {
     let [height, width] = meta.input_size;
     if height != width {
         bail!("the check needs a square input size; the model's is {height}x{width}");
@@ -234,36 +289,71 @@ fn check(args: &Args, data_dir: &Path, model: &ResNet, meta: &ModelMetadata, dev
     if items.is_empty() {
         bail!("{} has no validation photos to check on", data_dir.display());
     }
-    let f16_model =
-        from_burnpack(meta.config()?.init(device), to_burnpack(model, Precision::F16)?, Precision::F16)?.valid();
+    let small_model = from_burnpack(meta.config()?.init(device), to_burnpack(model, smaller)?, smaller)?.valid();
+    let layer = model.layer("layer4")?.cut;
     let mut transform = Transform::new(height as u32, height as u32);
     transform.normalization = meta.normalization;
+    transform.fit = args.fit;
 
-    let (mut f32_interp, mut f16_interp) = (Interpretation::new(meta), Interpretation::new(meta));
-    let mut max_diff = 0f32;
+    let (mut f32_interp, mut smaller_interp) = (Interpretation::new(meta), Interpretation::new(meta));
+    let (mut max_diff, mut maps, mut max_map_diff) = (0f32, 0, 0f32);
     let summary = run_batches(&items, transform, args.batch as usize, "check", |batch| {
-        let input = Tensor::from_data(TensorData::new(batch.images, [batch.len, 3, batch.size, batch.size]), device);
-        let read = |t: Tensor<2>| -> Result<Vec<f32>> {
-            t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))
-        };
+        let shape = [batch.len, 3, batch.size, batch.size];
+        let input = Tensor::from_data(TensorData::new(batch.images.clone(), shape), device);
         let full = read(model.forward(input.clone()))?;
-        let half = read(f16_model.forward(input))?;
-        for (a, b) in full.iter().zip(&half) {
-            // A NaN in either makes f16 unusable.
+        let small = read(small_model.forward(input))?;
+        for (a, b) in full.iter().zip(&small) {
+            // A NaN in either makes the smaller precision unusable.
             let diff = (a - b).abs();
             max_diff = if diff.is_nan() { f32::INFINITY } else { max_diff.max(diff) };
         }
         for (i, (path, &label)) in batch.paths.iter().zip(&batch.labels).enumerate() {
             let row = i * num_classes..(i + 1) * num_classes;
             f32_interp.add(path, label, &full[row.clone()]);
-            f16_interp.add(path, label, &half[row]);
+            smaller_interp.add(path, label, &small[row]);
+        }
+        let pixels = 3 * batch.size * batch.size;
+        for photo in batch.images.chunks_exact(pixels).take(args.check_maps.saturating_sub(maps)) {
+            let photo = || Tensor::from_data(TensorData::new(photo.to_vec(), [1, 3, batch.size, batch.size]), device);
+            let request = |target| Request { layer, target, gradcam: true, guided_backprop: false };
+            let reference = explain(model, photo(), request(Target::Predicted))?.read()?;
+            let other = explain(&small_model, photo(), request(Target::Class(reference.class)))?.read()?;
+            let (a, b) = (gradcam_map(&reference)?, gradcam_map(&other)?);
+            let peak = a.iter().fold(0f32, |m, v| m.max(*v));
+            let worst = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            max_map_diff = max_map_diff.max(if peak > 0.0 { worst / peak } else { worst });
+            maps += 1;
         }
         Ok(())
     })?;
     if f32_interp.total() == 0 {
         bail!("none of the {} validation photos could be read", items.len());
     }
-    Ok(Check { images: f32_interp.total(), skipped: summary.skipped.len(), max_diff, f32: f32_interp, f16: f16_interp })
+    let same_top1 = f32_interp
+        .predictions
+        .iter()
+        .zip(&smaller_interp.predictions)
+        .filter(|(a, b)| a.predicted == b.predicted)
+        .count();
+    Ok(Check {
+        smaller,
+        images: f32_interp.total(),
+        skipped: summary.skipped.len(),
+        max_diff,
+        same_top1,
+        maps,
+        max_map_diff,
+        f32: f32_interp,
+        smaller_interp,
+    })
+}
+
+fn read(t: Tensor<2>) -> Result<Vec<f32>> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))
+}
+
+fn gradcam_map(data: &woofcam::explain::ExplanationData) -> Result<Vec<f32>> {
+    Ok(data.gradcam.as_ref().context("the explanation has no Grad-CAM map")?.map().values)
 }
 
 /// The checkpoint's training record with what this export measured added: the validation
@@ -286,14 +376,21 @@ fn training_record(
         "input_size": input_size,
     });
     if let Some(check) = check {
-        let chosen = if precision == Precision::F16 { &check.f16 } else { &check.f32 };
+        let name = check.smaller.name();
+        let chosen = if precision == check.smaller { &check.smaller_interp } else { &check.f32 };
         record.insert("val_accuracy".into(), json!(chosen.accuracy()));
         record.insert("val_images".into(), json!(check.images));
         export["check_images"] = json!(check.images);
-        export["max_logit_diff_f16"] = json!(check.max_diff);
+        export["check_fit"] = json!(args.fit);
+        export[format!("max_logit_diff_{name}")] = json!(check.max_diff);
         export["tolerance"] = json!(args.tolerance);
         export["val_accuracy_f32"] = json!(check.f32.accuracy());
-        export["val_accuracy_f16"] = json!(check.f16.accuracy());
+        export[format!("val_accuracy_{name}")] = json!(check.smaller_interp.accuracy());
+        export[format!("same_top1_{name}")] = json!(check.same_top1);
+        if check.maps > 0 {
+            export["check_maps"] = json!(check.maps);
+            export[format!("max_gradcam_diff_{name}")] = json!(check.max_map_diff);
+        }
     }
     record.insert("export".into(), export);
     Value::Object(record)

@@ -25,6 +25,8 @@ use crate::pytorch::{Container, inspect, load_torch_pth};
 pub enum PrecisionArg {
     F32,
     F16,
+    /// Convolution and linear weights as int8, one scale per output channel.
+    Int8,
 }
 
 #[derive(clap::Args)]
@@ -94,6 +96,7 @@ pub fn run(args: Args) -> Result<()> {
     let precision = match args.precision {
         PrecisionArg::F32 => Precision::F32,
         PrecisionArg::F16 => Precision::F16,
+        PrecisionArg::Int8 => Precision::Int8,
     };
     let source = match (checkpoint.container, &checkpoint.top_level_key) {
         (Container::Safetensors, _) => "safetensors state dict".to_string(),
@@ -139,10 +142,7 @@ pub fn run(args: Args) -> Result<()> {
     println!(
         "wrote {} ({}, input {}x{}) and {}",
         args.out.display(),
-        match precision {
-            Precision::F32 => "f32",
-            Precision::F16 => "f16",
-        },
+        precision.name(),
         meta.input_size[0],
         meta.input_size[1],
         crate::model_file::metadata_path(&args.out).display()

@@ -1,17 +1,20 @@
 //! Moving weights in and out of the network, one file per format:
 //!
 //! - Woofcam's own format, here: a burnpack file (what the trainer exports and the viewer
-//!   loads), in f32 or f16.
+//!   loads), in f32, f16 or [`int8`] (the download's size).
 //! - [`torch`]: PyTorch state dicts, with torchvision's key names (`conv1.weight`,
 //!   `layer1.0.downsample.0.weight`, `fc.weight`) or fastai's `cnn_learner` names
 //!   (`0.4.0.conv1.weight` for the body, `1.2.weight`..`1.8.weight` for the head): read from
 //!   safetensors here and from `.pth` checkpoints by the trainer, written as safetensors.
 //! - [`safetensors`](mod@safetensors): the safetensors container those are written in.
 
+mod int8;
 mod safetensors;
 mod torch;
 
-use burn::store::{ApplyResult, BurnpackStore, HalfPrecisionAdapter, ModuleSnapshot};
+use burn::store::burn_pack::{Reader, Writer};
+use burn::store::{ApplyResult, BurnpackStore, FloatCastAdapter, HalfPrecisionAdapter, ModuleSnapshot};
+use burn::tensor::DType;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -30,23 +33,52 @@ pub enum Precision {
     F32,
     /// Half the size; BatchNorm statistics stay f32 (their variances underflow in f16).
     F16,
+    /// A quarter of the size: convolution and linear weights as int8 with one scale per
+    /// output channel, the rest as in f16 ([`int8`]). Widened to f32 when loaded.
+    Int8,
+}
+
+impl Precision {
+    /// How the metadata, the commands and the model card spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Int8 => "int8",
+        }
+    }
 }
 
 /// Serialises the model's weights as burnpack bytes.
 pub fn to_burnpack(model: &ResNet, precision: Precision) -> Result<Vec<u8>, Error> {
+    let weights_error = |e: burn::store::burn_pack::Error| Error::Weights(e.to_string());
+    if precision == Precision::Int8 {
+        let full = model.collect(None, None, false);
+        let half = model.collect(None, Some(Box::new(HalfPrecisionAdapter::new())), false);
+        let bytes = Writer::new(int8::quantize(full, half)?).into_bytes().map_err(weights_error)?;
+        return Ok(bytes.to_vec());
+    }
     let mut store = BurnpackStore::from_bytes(None);
     if precision == Precision::F16 {
         store = store.with_to_adapter(HalfPrecisionAdapter::new());
     }
-    model.save_into(&mut store).map_err(|e| Error::Weights(e.to_string()))?;
-    let bytes = store.get_bytes().map_err(|e| Error::Weights(e.to_string()))?;
+    model.save_into(&mut store).map_err(weights_error)?;
+    let bytes = store.get_bytes().map_err(weights_error)?;
     Ok(bytes.to_vec())
 }
 
 /// Loads burnpack bytes written by [`to_burnpack`] with the same `precision` into `model`
-/// (f16 weights are widened to f32).
+/// (f16 and int8 weights are widened to f32).
 pub fn from_burnpack(mut model: ResNet, bytes: Vec<u8>, precision: Precision) -> Result<ResNet, Error> {
-    let mut store = BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)));
+    let bytes = burn::tensor::Bytes::from_bytes_vec(bytes);
+    if precision == Precision::Int8 {
+        let reader = Reader::from_bytes(bytes).map_err(|e| Error::Weights(e.to_string()))?;
+        let tensors = int8::dequantize(reader.into_tensors().map_err(|e| Error::Weights(e.to_string()))?)?;
+        let result = model.apply(tensors, None, Some(Box::new(FloatCastAdapter::to(DType::F32))), false);
+        check_load(&result, Source::File, "", false)?;
+        return Ok(model);
+    }
+    let mut store = BurnpackStore::from_bytes(Some(bytes));
     // The adapter converts in whichever direction the stored dtype calls for, so it must
     // only see f16 files.
     if precision == Precision::F16 {
@@ -131,6 +163,49 @@ pub(crate) mod tests {
         for (a, b) in logits(&loaded, &input).iter().zip(&expected) {
             assert!((a - b).abs() < 1e-2 * b.abs().max(1.0), "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn int8_burnpack_is_a_quarter_of_f32_and_close_to_it() {
+        let device = Device::flex();
+        let model = small().init(&device).valid();
+        let input = Tensor::<4>::random([4, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+        let expected = logits(&model, &input);
+        let f32_size = to_burnpack(&model, Precision::F32).unwrap().len();
+
+        let bytes = to_burnpack(&model, Precision::Int8).unwrap();
+        assert!(bytes.len() < f32_size * 3 / 10, "int8 file is {} bytes, f32 {f32_size}", bytes.len());
+        let loaded = from_burnpack(small().init(&device), bytes.clone(), Precision::Int8).unwrap().valid();
+        let got = logits(&loaded, &input);
+        let spread = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (a, b) in got.iter().zip(&expected) {
+            assert!((a - b).abs() < 2e-2 * spread.max(1.0), "{a} vs {b} (largest logit {spread})");
+        }
+        // A large convolution's weights are within half their channel's step of the original;
+        // the stem's (a small tensor) are f16's rounding of it.
+        let original = model.collect(None, None, false);
+        let widened = loaded.collect(None, None, false);
+        let weights = |tensors: &[burn::store::burn_pack::Tensor], name: &str| -> Vec<f32> {
+            let t = tensors.iter().find(|t| t.name == name).unwrap();
+            t.to_bytes().unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        };
+        let name = "body.layer4.1.conv2.weight";
+        let (a, b) = (weights(&original, name), weights(&widened, name));
+        let per_channel = a.len() / 512;
+        for (channel, (a, b)) in a.chunks(per_channel).zip(b.chunks(per_channel)).enumerate() {
+            let step = a.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            let worst = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(worst <= step / 2.0 * 1.001, "channel {channel}: off by {worst}, step {step}");
+            assert!(worst > 0.0, "channel {channel} was not quantised");
+        }
+        let (a, b) = (weights(&original, "body.conv1.weight"), weights(&widened, "body.conv1.weight"));
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= x.abs() / 1024.0 + 1e-7, "the stem in f16: {x} -> {y}");
+        }
+        // A cut file and a file of another kind are refused.
+        let truncated = bytes[..bytes.len() * 9 / 10].to_vec();
+        assert!(matches!(from_burnpack(small().init(&device), truncated, Precision::Int8), Err(Error::Weights(_))));
+        assert!(from_burnpack(small().init(&device), b"not a burnpack".to_vec(), Precision::Int8).is_err());
     }
 
     #[test]

@@ -97,6 +97,8 @@ fn title(w: &mut String, weights: &Path, meta: &ModelMetadata) -> Result<()> {
         match meta.dtype {
             Precision::F32 => "f32",
             Precision::F16 => "f16, BatchNorm statistics f32",
+            Precision::Int8 =>
+                "int8 with one scale per output channel, small weights and biases f16, BatchNorm statistics f32",
         },
         file(&metadata_path(weights)),
     )?;

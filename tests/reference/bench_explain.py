@@ -37,6 +37,7 @@ def main() -> None:
                              check=True, capture_output=True, text=True)
         torch[variant] = last_json_line(run.stdout)
 
+    print(f"CPU: {ours['cpu']}; our GEMM kernels: {ours['gemm_kernels']}")
     print("Woofcam (Burn flex, ms, median):", json.dumps(ours))
     for variant, t in torch.items():
         print(f"PyTorch {variant} (ms, median):", json.dumps(t))

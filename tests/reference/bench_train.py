@@ -64,6 +64,8 @@ def main() -> None:
         cwd=ROOT, check=True, capture_output=True, text=True, env={**os.environ, "BENCH_STEPS": str(STEPS)},
     )
     ours = {row["size"]: row for row in (json.loads(l) for l in rust.stdout.splitlines() if l.startswith("{"))}
+    first = next(iter(ours.values()))
+    print(f"CPU: {first['cpu']}; our GEMM kernels: {first['gemm_kernels']}")
     print(f"{'size':>5} {'ours img/s':>11} {'PyTorch img/s':>14} {'ratio':>6}   our step (forward / backward / optimiser ms)")
     for size in sizes:
         theirs = torch_images_per_s(size)

@@ -52,6 +52,40 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tolerance: f32
     assert!(actual.iter().all(|v| v.is_finite()), "{what}: non-finite values");
 }
 
+/// The CPU a benchmark ran on and the GEMM micro-kernels `gemm` picks on it, as JSON fields
+/// (`"cpu": ..., "gemm_kernels": ...`) for its output line: figures from another CPU or
+/// kernel path are not comparable. The kernels follow gemm's own choice at run time
+/// (AVX-512 where the CPU has it, as Woofcam builds gemm for x86-64, else AVX2 with FMA).
+pub fn machine_json_fields() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("\"cpu\": {}, \"gemm_kernels\": \"{}\"", serde_json::json!(cpu), gemm_kernels())
+}
+
+fn gemm_kernels() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            "avx512f"
+        } else if std::arch::is_x86_feature_detected!("fma") {
+            "avx2+fma"
+        } else {
+            "scalar"
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::env::consts::ARCH
+    }
+}
+
 /// The median of timings (the mean of the middle two for an even count).
 pub fn median(mut values: Vec<f64>) -> f64 {
     assert!(!values.is_empty(), "a median of no timings");

@@ -1,7 +1,8 @@
 //! Training throughput of ResNet34 (fastai head, 10 classes) on the CPU backend (Burn's
 //! flex): images/s of whole training steps (forward in train mode, backward, Ranger step)
 //! at batch 32, where a step's time goes, and what the distillation teacher (MobileNet v1
-//! on the same batch, upsampled to 224) adds. Prints one JSON line per input size.
+//! on the same batch, upsampled to 224) adds. Prints one JSON line per input size, with the
+//! CPU and the GEMM kernels it ran.
 //! `tests/reference/bench_train.py` runs this beside PyTorch and prints the ratios.
 //!
 //!     cargo bench -p woofcam-trainer --bench train_step -- [SIZE...]   (default 128 224)
@@ -69,12 +70,13 @@ fn main() {
         soft_targets();
         let teacher_s = (0..steps).map(|_| seconds(|| drop(soft_targets()))).sum::<f64>();
         println!(
-            "{{\"size\": {size}, \"batch\": {BATCH}, \"steps\": {steps}, \"images_per_s\": {:.2}, \"forward_ms\": {:.0}, \"backward_ms\": {:.0}, \"optimizer_ms\": {:.0}, \"teacher_ms\": {:.0}}}",
+            "{{\"size\": {size}, \"batch\": {BATCH}, \"steps\": {steps}, \"images_per_s\": {:.2}, \"forward_ms\": {:.0}, \"backward_ms\": {:.0}, \"optimizer_ms\": {:.0}, \"teacher_ms\": {:.0}, {}}}",
             (steps * BATCH) as f64 / total,
             forward / steps as f64 * 1000.0,
             backward / steps as f64 * 1000.0,
             step / steps as f64 * 1000.0,
             teacher_s / steps as f64 * 1000.0,
+            woofcam_testkit::machine_json_fields(),
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Time of one explanation of a 224x224 photo on the CPU backend (Burn's flex):
 //! prediction alone, Grad-CAM alone, Guided Backprop alone, and all three methods from
-//! one pass (including the host-side maps a user sees). Prints one JSON line (ms, median).
+//! one pass (including the host-side maps a user sees). Prints one JSON line (ms, median),
+//! with the CPU and the GEMM kernels it ran.
 //! `tests/reference/bench_explain.py` runs this beside PyTorch and prints the ratios.
 
 use std::time::Instant;
@@ -53,6 +54,7 @@ fn main() {
         std::hint::black_box((cam.heatmap(224, 224, Upsampling::Bilinear), guided_gradcam(&cam, &guided)));
     });
     println!(
-        "{{\"predict_ms\": {predict:.1}, \"gradcam_ms\": {gradcam:.1}, \"guided_backprop_ms\": {guided_backprop:.1}, \"all_three_ms\": {all_three:.1}, \"runs\": {runs}}}"
+        "{{\"predict_ms\": {predict:.1}, \"gradcam_ms\": {gradcam:.1}, \"guided_backprop_ms\": {guided_backprop:.1}, \"all_three_ms\": {all_three:.1}, \"runs\": {runs}, {}}}",
+        woofcam_testkit::machine_json_fields()
     );
 }

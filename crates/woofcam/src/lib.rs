@@ -8,6 +8,7 @@ pub mod image;
 pub mod labels;
 pub mod metadata;
 pub mod model;
+mod names;
 pub mod weights;
 
 pub use error::Error;

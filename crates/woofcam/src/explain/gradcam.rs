@@ -9,6 +9,7 @@
 use burn::tensor::Tensor;
 
 use crate::image::{Map, bicubic_resize, bilinear_resize};
+use crate::names::names;
 
 /// Channel weights `[C]` and the raw map `[h, w]` from activations and their gradient,
 /// both `[1, C, h, w]`.
@@ -29,33 +30,13 @@ pub enum Upsampling {
     Smooth,
 }
 
-impl Upsampling {
-    /// Every upsampling, in the order a menu lists them.
-    pub const ALL: [Upsampling; 2] = [Upsampling::Bilinear, Upsampling::Smooth];
-
-    /// The name [`FromStr`](std::str::FromStr) accepts and [`Display`](std::fmt::Display) prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Upsampling::Bilinear => "bilinear",
-            Upsampling::Smooth => "smooth",
-        }
-    }
-}
-
-impl std::fmt::Display for Upsampling {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+names!(Upsampling { Bilinear => "bilinear", Smooth => "smooth" });
 
 impl std::str::FromStr for Upsampling {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Upsampling::ALL
-            .into_iter()
-            .find(|u| u.name() == s.trim())
-            .ok_or_else(|| format!("unknown upsampling `{s}` (bilinear or smooth)"))
+        Upsampling::from_name(s).ok_or_else(|| format!("unknown upsampling `{s}` (bilinear or smooth)"))
     }
 }
 

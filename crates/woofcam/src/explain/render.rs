@@ -3,7 +3,6 @@
 //! One implementation for every front end: the trainer writes these pictures as PNGs and
 //! the browser viewer draws them to a canvas, so a map looks the same in both.
 
-use std::fmt;
 use std::str::FromStr;
 
 use image::RgbImage;
@@ -11,6 +10,7 @@ use image::imageops::{self, FilterType};
 
 use super::{ExplanationData, Upsampling, guided_gradcam};
 use crate::image::{Colormap, Fit, Map, colorize};
+use crate::names::names;
 
 /// One of the three explanation methods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -20,19 +20,9 @@ pub enum Method {
     GuidedGradCam,
 }
 
+names!(Method { GradCam => "gradcam", GuidedBackprop => "guided-backprop", GuidedGradCam => "guided-gradcam" });
+
 impl Method {
-    /// Every method, in the order a page lists them.
-    pub const ALL: [Method; 3] = [Method::GradCam, Method::GuidedBackprop, Method::GuidedGradCam];
-
-    /// The name [`FromStr`] accepts and file names use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::GradCam => "gradcam",
-            Method::GuidedBackprop => "guided-backprop",
-            Method::GuidedGradCam => "guided-gradcam",
-        }
-    }
-
     /// Whether the shared pass must compute Grad-CAM / Guided Backprop for this method.
     pub fn needs(self) -> (bool, bool) {
         match self {
@@ -43,19 +33,11 @@ impl Method {
     }
 }
 
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 impl FromStr for Method {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.name() == s.trim())
+        Method::from_name(s)
             .ok_or_else(|| format!("unknown method `{s}`; choose one of {}", Method::ALL.map(Method::name).join(", ")))
     }
 }

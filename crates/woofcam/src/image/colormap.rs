@@ -7,13 +7,13 @@
 //! can compare; it is matplotlib's piecewise-linear `_jet_data`, evaluated
 //! continuously (matplotlib's 256-entry table differs by up to two levels).
 
-use std::fmt;
 use std::str::FromStr;
 
 use ::image::{Rgb, RgbImage};
 
 use super::ImageError;
 use super::map::Map;
+use crate::names::names;
 
 /// A colour map for heat maps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -30,20 +30,9 @@ pub enum Colormap {
     Grey,
 }
 
+names!(Colormap { Magma => "magma", Viridis => "viridis", Jet => "jet", Grey => "grey" });
+
 impl Colormap {
-    /// Every colour map, in the order a menu should list them.
-    pub const ALL: [Colormap; 4] = [Colormap::Magma, Colormap::Viridis, Colormap::Jet, Colormap::Grey];
-
-    /// The lower-case name that [`FromStr`] accepts and [`Display`](fmt::Display) prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Colormap::Magma => "magma",
-            Colormap::Viridis => "viridis",
-            Colormap::Jet => "jet",
-            Colormap::Grey => "grey",
-        }
-    }
-
     /// The colour for `t` in [0, 1]; values outside are clamped and NaN is
     /// treated as 0, so an overshooting bicubic map still renders.
     pub fn rgb(&self, t: f32) -> [u8; 3] {
@@ -57,23 +46,14 @@ impl Colormap {
     }
 }
 
-impl fmt::Display for Colormap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 impl FromStr for Colormap {
     type Err = ImageError;
 
     /// Accepts the [`name`](Colormap::name)s in any case, and "gray" for grey.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_lowercase();
-        let wanted = if wanted == "gray" { "grey".to_owned() } else { wanted };
-        Colormap::ALL
-            .into_iter()
-            .find(|c| c.name() == wanted)
-            .ok_or_else(|| ImageError::UnknownColormap { name: s.to_owned() })
+        let wanted = if wanted == "gray" { "grey" } else { &wanted };
+        Colormap::from_name(wanted).ok_or_else(|| ImageError::UnknownColormap { name: s.to_owned() })
     }
 }
 

@@ -1,10 +1,11 @@
 //! Photo to network input: resize, then normalise into a CHW `f32` tensor.
 
-use std::fmt;
 use std::str::FromStr;
 
 use ::image::RgbImage;
 use ::image::imageops::{self, FilterType};
+
+use crate::names::names;
 
 /// How a photo of another aspect ratio is brought to the network's square (or any) input
 /// size: one concept for training, evaluation, explanation and the viewer, spelt `squish` and
@@ -24,32 +25,13 @@ pub enum Fit {
     CenterCrop,
 }
 
-impl Fit {
-    /// Both fits, the viewer's first.
-    pub const ALL: [Fit; 2] = [Fit::Squish, Fit::CenterCrop];
-
-    /// The name [`FromStr`](std::str::FromStr) accepts, files record and [`Display`](fmt::Display) prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Fit::Squish => "squish",
-            Fit::CenterCrop => "crop",
-        }
-    }
-}
-
-impl fmt::Display for Fit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+names!(Fit { Squish => "squish", CenterCrop => "crop" });
 
 impl FromStr for Fit {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Fit::ALL
-            .into_iter()
-            .find(|fit| fit.name() == s.trim())
+        Fit::from_name(s)
             .ok_or_else(|| format!("unknown fit `{s}`; choose squish (the whole photo) or crop (its centre)"))
     }
 }

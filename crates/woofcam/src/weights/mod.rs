@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::model::ResNet;
+use crate::names::names;
 
 pub use torch::{
     SAFETENSORS_METADATA_KEY, TorchLayout, apply_torch_tensors, check_torch_load, load_torch_safetensors,
@@ -38,16 +39,7 @@ pub enum Precision {
     Int8,
 }
 
-impl Precision {
-    /// How the metadata, the commands and the model card spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::F16 => "f16",
-            Precision::Int8 => "int8",
-        }
-    }
-}
+names!(Precision { F32 => "f32", F16 => "f16", Int8 => "int8" });
 
 /// Serialises the model's weights as burnpack bytes.
 pub fn to_burnpack(model: &ResNet, precision: Precision) -> Result<Vec<u8>, Error> {

@@ -163,8 +163,10 @@ fn export_burnpack(args: &Args, model: &ResNet, mut meta: ModelMetadata, device:
         bail!("--out names the weights file (NAME.bpk); the metadata goes beside it as NAME.json");
     }
     let smaller = if args.precision == PrecisionArg::Int8 { Precision::Int8 } else { Precision::F16 };
+    let f32_bytes = to_burnpack(model, Precision::F32)?;
+    let smaller_bytes = to_burnpack(model, smaller)?;
     let check = match &args.data {
-        Some(data) => Some(check(args, data, model, &meta, smaller, device)?),
+        Some(data) => Some(check(args, data, model, &meta, (smaller, &smaller_bytes), device)?),
         None if args.precision == PrecisionArg::Auto => bail!(
             "--precision auto compares f16 with f32 on validation photos: pass --data DIR, or choose --precision f16 or f32"
         ),
@@ -177,8 +179,6 @@ fn export_burnpack(args: &Args, model: &ResNet, mut meta: ModelMetadata, device:
         (PrecisionArg::Auto, Some(check)) if f64::from(check.max_diff) <= args.tolerance => Precision::F16,
         (PrecisionArg::Auto, _) => Precision::F32,
     };
-    let f32_bytes = to_burnpack(model, Precision::F32)?;
-    let smaller_bytes = to_burnpack(model, smaller)?;
     if let Some(check) = &check {
         let name = smaller.name();
         println!(
@@ -239,7 +239,8 @@ fn export_safetensors(args: &Args, model: &ResNet, mut meta: ModelMetadata, devi
         LayoutArg::Torchvision => TorchLayout::Torchvision,
     };
     if let Some(data) = &args.data {
-        let check = check(args, data, model, &meta, Precision::F16, device)?;
+        let f16_bytes = to_burnpack(model, Precision::F16)?;
+        let check = check(args, data, model, &meta, (Precision::F16, &f16_bytes), device)?;
         println!("val accuracy on {} photos: {:.4}", check.images, check.f32.accuracy());
         meta.training =
             Some(training_record(meta.training.take(), args, Some(&check), Precision::F32, meta.input_size));
@@ -260,15 +261,15 @@ fn export_safetensors(args: &Args, model: &ResNet, mut meta: ModelMetadata, devi
     Ok(())
 }
 
-/// Runs the checked validation photos through the model in f32 and in `smaller` (as the
-/// viewer loads it: written with [`to_burnpack`] and read back with [`from_burnpack`]), and
-/// compares Grad-CAM's maps on the first `--check-maps` of them.
+/// Runs the checked validation photos through the model in f32 and in `smaller`, as the
+/// viewer loads it (its [`to_burnpack`] bytes read back with [`from_burnpack`]), and compares
+/// Grad-CAM's maps on the first `--check-maps` of them.
 fn check(
     args: &Args,
     data_dir: &Path,
     model: &ResNet,
     meta: &ModelMetadata,
-    smaller: Precision,
+    (smaller, smaller_bytes): (Precision, &[u8]),
     device: &Device,
 ) -> Result<Check> {
     let [height, width] = meta.input_size;
@@ -289,7 +290,7 @@ fn check(
     if items.is_empty() {
         bail!("{} has no validation photos to check on", data_dir.display());
     }
-    let small_model = from_burnpack(meta.config()?.init(device), to_burnpack(model, smaller)?, smaller)?.valid();
+    let small_model = from_burnpack(meta.config()?.init(device), smaller_bytes.to_vec(), smaller)?.valid();
     let layer = model.layer("layer4")?.cut;
     let mut transform = Transform::new(height as u32, height as u32);
     transform.normalization = meta.normalization;

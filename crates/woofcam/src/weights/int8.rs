@@ -99,7 +99,7 @@ pub(super) fn dequantize(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, Er
 }
 
 /// Little-endian f32 bytes as values.
-fn floats(bytes: &[u8]) -> Vec<f32> {
+pub(super) fn floats(bytes: &[u8]) -> Vec<f32> {
     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 

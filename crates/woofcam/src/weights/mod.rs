@@ -167,7 +167,7 @@ pub(crate) mod tests {
 
         let bytes = to_burnpack(&model, Precision::Int8).unwrap();
         assert!(bytes.len() < f32_size * 3 / 10, "int8 file is {} bytes, f32 {f32_size}", bytes.len());
-        let loaded = from_burnpack(small().init(&device), bytes.clone(), Precision::Int8).unwrap().valid();
+        let loaded = from_burnpack(small().init(&device), bytes, Precision::Int8).unwrap().valid();
         let got = logits(&loaded, &input);
         let spread = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
         for (a, b) in got.iter().zip(&expected) {
@@ -177,9 +177,8 @@ pub(crate) mod tests {
         // the stem's (a small tensor) are f16's rounding of it.
         let original = model.collect(None, None, false);
         let widened = loaded.collect(None, None, false);
-        let weights = |tensors: &[burn::store::burn_pack::Tensor], name: &str| -> Vec<f32> {
-            let t = tensors.iter().find(|t| t.name == name).unwrap();
-            t.to_bytes().unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        let weights = |tensors: &[burn::store::burn_pack::Tensor], name: &str| {
+            int8::floats(&tensors.iter().find(|t| t.name == name).unwrap().to_bytes().unwrap())
         };
         let name = "body.layer4.1.conv2.weight";
         let (a, b) = (weights(&original, name), weights(&widened, name));
@@ -194,19 +193,22 @@ pub(crate) mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() <= x.abs() / 1024.0 + 1e-7, "the stem in f16: {x} -> {y}");
         }
-        // A cut file and a file of another kind are refused.
-        let truncated = bytes[..bytes.len() * 9 / 10].to_vec();
-        assert!(matches!(from_burnpack(small().init(&device), truncated, Precision::Int8), Err(Error::Weights(_))));
-        assert!(from_burnpack(small().init(&device), b"not a burnpack".to_vec(), Precision::Int8).is_err());
     }
 
     #[test]
     fn wrong_files_are_errors_not_panics() {
         let device = Device::flex();
+        // A cut file and a file of another kind are refused, whatever the precision.
+        for precision in [Precision::Int8, Precision::F32] {
+            let bytes = to_burnpack(&small().init(&device), precision).unwrap();
+            for cut in [bytes.len() / 2, bytes.len() * 9 / 10] {
+                let truncated = bytes[..cut].to_vec();
+                let loaded = from_burnpack(small().init(&device), truncated, precision);
+                assert!(matches!(loaded, Err(Error::Weights(_))), "{precision} cut at {cut}");
+            }
+            assert!(from_burnpack(small().init(&device), b"not a burnpack".to_vec(), precision).is_err());
+        }
         let bytes = to_burnpack(&small().init(&device), Precision::F32).unwrap();
-        let truncated = bytes[..bytes.len() / 2].to_vec();
-        assert!(matches!(from_burnpack(small().init(&device), truncated, Precision::F32), Err(Error::Weights(_))));
-        assert!(from_burnpack(small().init(&device), b"not a burnpack".to_vec(), Precision::F32).is_err());
         // A model of another shape (ResNet18 weights into a ResNet34) is refused.
         let resnet34 = ResNetConfig::fastai_resnet34(10).init(&device);
         assert!(from_burnpack(resnet34, bytes, Precision::F32).is_err());
